@@ -1,0 +1,130 @@
+/**
+ * The Executor contract: `submit`, `map`, `shutdown` and `await using`.
+ *
+ * A concrete executor implements `submit` and `shutdown`; `map` and disposal
+ * come from this base class, as in CPython's `_base.Executor`.
+ */
+
+import type { Future } from './future.js';
+import { MapIterator, type MapSource, type MapSubmitter } from './map.js';
+import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
+
+/** Options of {@link Executor.map}. */
+export interface MapOptions {
+  /** Milliseconds from the `map()` call by which each result must be ready, or iteration throws `TimeoutError`. */
+  timeout?: number | undefined;
+  /** Items per task for the parallel executors (a chunk travels as one message); 1 by default. */
+  chunksize?: number | undefined;
+  /** Read and submit only this many inputs (chunks) ahead of the consumer; works on infinite inputs. */
+  buffersize?: number | undefined;
+}
+
+/** Options of {@link Executor.shutdown}. */
+export interface ShutdownOptions {
+  /** Resolve only once all pending work has finished and the workers are gone (default true). */
+  wait?: boolean | undefined;
+  /** Cancel the futures that have not started yet (default false). */
+  cancelFutures?: boolean | undefined;
+}
+
+/** One input iterable of `map`, sync or async, per parameter of the function. */
+export type MapIterables<A extends readonly unknown[]> = {
+  [K in keyof A]: Iterable<A[K]> | AsyncIterable<A[K]>;
+};
+
+/** A function an executor can run: any function, sync or async. */
+export type TaskFunction<A extends unknown[] = unknown[], R = unknown> = (...args: A) => R;
+
+/** The async iterator `map` returns: results in input order. */
+export type MapResults<R> = AsyncIterableIterator<R>;
+
+function isIterableSource(value: unknown): value is MapSource {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function' || typeof value === 'string') &&
+    (Symbol.iterator in Object(value) || Symbol.asyncIterator in Object(value))
+  );
+}
+
+/**
+ * An object that runs calls asynchronously and returns a {@link Future} for each.
+ * Subclasses implement `submit` and `shutdown`.
+ */
+export abstract class Executor {
+  /**
+   * Schedules `fn(...args)` and returns a future for its outcome. Throws
+   * `RuntimeError` after `shutdown()` and the pool's broken error once broken.
+   */
+  abstract submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>>;
+
+  /**
+   * Signals that no more work will be submitted. With `wait` (the default)
+   * the promise resolves once pending work is done and workers are gone.
+   */
+  abstract shutdown(options?: ShutdownOptions): Promise<void>;
+
+  /**
+   * `fn` over the zipped `iterables`, like `Array.prototype.map` over several
+   * inputs; the calls run concurrently, results come in input order. Every call
+   * is submitted now (or `buffersize` of them); the first error ends iteration.
+   * A trailing plain object is taken as the {@link MapOptions}.
+   */
+  map<A extends unknown[], R>(
+    fn: TaskFunction<A, R>,
+    ...iterables: MapIterables<A>
+  ): MapResults<Awaited<R>>;
+  map<A extends unknown[], R>(
+    fn: TaskFunction<A, R>,
+    ...iterablesAndOptions: [...MapIterables<A>, MapOptions]
+  ): MapResults<Awaited<R>>;
+  map(fn: TaskFunction, ...rest: unknown[]): MapResults<unknown> {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`map: fn must be a function, got ${describe(fn)}`);
+    }
+    const last = rest[rest.length - 1];
+    let options: MapOptions | undefined;
+    if (rest.length > 0 && last !== null && typeof last === 'object' && !isIterableSource(last)) {
+      options = last as MapOptions;
+      rest = rest.slice(0, -1);
+    }
+    checkOptionsObject(options, 'map options');
+    const timeout = checkTimeout(options?.timeout, 'timeout');
+    const chunksize = checkPositiveInt(options?.chunksize ?? 1, 'chunksize');
+    const buffersize = checkBuffersize(options?.buffersize);
+    rest.forEach((it, i) => {
+      if (!isIterableSource(it)) {
+        throw new TypeError(
+          `map: argument ${i + 1} after fn must be an iterable or async iterable, got ${describe(it)}`,
+        );
+      }
+    });
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    return new MapIterator(this as unknown as MapSubmitter, fn, rest as MapSource[], {
+      chunksize,
+      buffersize,
+      deadline,
+    });
+  }
+
+  /**
+   * @internal Submits a chunk of argument lists as one task whose result is the
+   * list of results. Executors that gain nothing from chunking leave it out.
+   */
+  _submitChunk?(fn: TaskFunction, argsList: unknown[][]): Future<unknown[]>;
+
+  /** `await using executor = ...`: shuts down and waits for pending work on leaving the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown({ wait: true });
+  }
+}
+
+function checkBuffersize(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(
+      `buffersize must be an integer or undefined, got ${typeof value === 'number' ? value : describe(value)}`,
+    );
+  }
+  if (value < 1) throw new RangeError(`buffersize must be undefined or > 0, got ${value}`);
+  return value;
+}

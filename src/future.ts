@@ -1,0 +1,399 @@
+/**
+ * The Future: the eventual outcome of one call, as Python's `concurrent.futures.Future`.
+ *
+ * A future is an explicit state machine (PENDING → RUNNING → FINISHED, or
+ * PENDING → CANCELLED → CANCELLED_AND_NOTIFIED) and is `PromiseLike`, so
+ * `await future` gives its result or throws its error. No Promise is allocated
+ * until somebody asks for one (`then`, `result`, `exception`).
+ */
+
+import { CancelledError, InvalidStateError, RuntimeError, TimeoutError } from './errors.js';
+import { checkTimeout } from './validate.js';
+
+/** The five states of a future, spelled as in CPython. */
+export type FutureState =
+  'PENDING' | 'RUNNING' | 'CANCELLED' | 'CANCELLED_AND_NOTIFIED' | 'FINISHED';
+
+/** A function called with the future once it is done. Its return value is ignored. */
+export type DoneCallback<T> = (future: Future<T>) => unknown;
+
+/**
+ * Receives the error of a done callback that threw (or whose promise rejected).
+ * The default reports it with `console.error`, as CPython logs it.
+ */
+export type CallbackErrorHandler = (error: unknown, future: Future<unknown>) => void;
+
+/** @internal Told about state changes by `wait()` and `asCompleted()`, as CPython's waiters. */
+export interface Waiter {
+  addResult(future: Future<unknown>): void;
+  addException(future: Future<unknown>): void;
+  addCancelled(future: Future<unknown>): void;
+}
+
+const defaultCallbackErrorHandler: CallbackErrorHandler = (error, future) => {
+  console.error(`exception calling callback for ${String(future)}`, error);
+};
+let callbackErrorHandler = defaultCallbackErrorHandler;
+
+/**
+ * Installs the handler that receives errors thrown by done callbacks; `undefined`
+ * restores the default (`console.error`). Returns the previous handler.
+ */
+export function setCallbackErrorHandler(handler?: CallbackErrorHandler): CallbackErrorHandler {
+  if (handler !== undefined && typeof handler !== 'function') {
+    throw new TypeError('setCallbackErrorHandler: handler must be a function or undefined');
+  }
+  const previous = callbackErrorHandler;
+  callbackErrorHandler = handler ?? defaultCallbackErrorHandler;
+  return previous;
+}
+
+function reportCallbackError(error: unknown, future: Future<unknown>): void {
+  try {
+    callbackErrorHandler(error, future);
+  } catch (handlerError) {
+    // A broken handler must not turn one report into an uncaught exception.
+    defaultCallbackErrorHandler(handlerError, future);
+    defaultCallbackErrorHandler(error, future);
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object' && typeof value !== 'function') return typeof value;
+  const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+  return typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'Object';
+}
+
+/** @internal True for promises and other objects with a `then` method. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+let nextFutureId = 1;
+
+/**
+ * The eventual result of an asynchronous call.
+ *
+ * Executors create futures; applications read them (`await`, `result`,
+ * `exception`, `addDoneCallback`) and may `cancel` them while still pending.
+ */
+export class Future<T = unknown> implements PromiseLike<T> {
+  #state: FutureState = 'PENDING';
+  #result: T | undefined = undefined;
+  #exception: unknown = undefined;
+  #failed = false;
+  // Typed loosely so that Future<T> stays covariant (a Future<number> is a Future<unknown>).
+  #callbacks: ((future: never) => unknown)[] | undefined = undefined;
+  #waiters: Waiter[] | undefined = undefined;
+  /** Wake-ups for `result(timeout)` and `exception(timeout)` calls that are waiting. */
+  #wakeups: (() => void)[] | undefined = undefined;
+  #promise: Promise<T> | undefined = undefined;
+  #settlePromise: (() => void) | undefined = undefined;
+  readonly #id = nextFutureId++;
+
+  /** Attempts to cancel the call: true if it is now cancelled, false if it is running or done. */
+  cancel(): boolean {
+    const state = this.#state;
+    if (state === 'RUNNING' || state === 'FINISHED') return false;
+    if (state === 'CANCELLED' || state === 'CANCELLED_AND_NOTIFIED') return true;
+    this.#state = 'CANCELLED';
+    this.#wake();
+    this.#invokeCallbacks();
+    return true;
+  }
+
+  /** True if the call was cancelled. */
+  cancelled(): boolean {
+    return this.#state === 'CANCELLED' || this.#state === 'CANCELLED_AND_NOTIFIED';
+  }
+
+  /** True if the call is running and cannot be cancelled. */
+  running(): boolean {
+    return this.#state === 'RUNNING';
+  }
+
+  /** True if the call finished or was cancelled. */
+  done(): boolean {
+    return this.#state !== 'PENDING' && this.#state !== 'RUNNING';
+  }
+
+  /** @internal The raw state, for `wait`, `asCompleted` and the executors. */
+  get _state(): FutureState {
+    return this.#state;
+  }
+
+  /**
+   * The call's result. Rejects with the call's own error, `CancelledError` if it
+   * was cancelled, or `TimeoutError` if it is not done within `timeout` ms
+   * (0 or less: do not wait; `undefined`: wait as long as it takes).
+   */
+  result(timeout?: number): Promise<T> {
+    if (this.#state === 'FINISHED') {
+      return this.#failed ? Promise.reject(this.#exception) : Promise.resolve(this.#result as T);
+    }
+    return this.#waitDone(timeout).then(() => this.#outcome());
+  }
+
+  /**
+   * The call's error, or `undefined` if it succeeded. Rejects with
+   * `CancelledError` or `TimeoutError` under the same rules as {@link result}.
+   */
+  exception(timeout?: number): Promise<unknown> {
+    if (this.#state === 'FINISHED') return Promise.resolve(this.#exception);
+    return this.#waitDone(timeout).then(() => {
+      if (this.cancelled()) throw new CancelledError();
+      return this.#exception;
+    });
+  }
+
+  /**
+   * Calls `fn(future)` when the future is done; at once, before returning, if it
+   * is done already. Callbacks run in the order added. One that throws (or
+   * returns a rejected promise) is reported through {@link setCallbackErrorHandler}.
+   */
+  addDoneCallback(fn: DoneCallback<T>): void {
+    if (typeof fn !== 'function') {
+      throw new TypeError('addDoneCallback: fn must be a function');
+    }
+    if (this.done()) {
+      this.#invokeCallback(fn);
+    } else {
+      (this.#callbacks ??= []).push(fn as (future: never) => unknown);
+    }
+  }
+
+  /**
+   * For executors: marks the future RUNNING and returns true, or, if it was
+   * cancelled, notifies its waiters and returns false (the work must be skipped).
+   * Throws `RuntimeError` in any other state.
+   */
+  setRunningOrNotifyCancel(): boolean {
+    if (this.#state === 'PENDING') {
+      this.#state = 'RUNNING';
+      return true;
+    }
+    if (this.#state === 'CANCELLED') {
+      this.#state = 'CANCELLED_AND_NOTIFIED';
+      const waiters = this.#waiters;
+      if (waiters !== undefined)
+        for (const w of waiters.slice()) w.addCancelled(this as Future<unknown>);
+      return false;
+    }
+    throw new RuntimeError(`Future in unexpected state: ${String(this)}`);
+  }
+
+  /** For executors: stores the call's result. Throws `InvalidStateError` if already done. */
+  setResult(value: T): void {
+    this.#checkNotDone();
+    this.#result = value;
+    this.#state = 'FINISHED';
+    const waiters = this.#waiters;
+    if (waiters !== undefined)
+      for (const w of waiters.slice()) w.addResult(this as Future<unknown>);
+    this.#finish();
+  }
+
+  /**
+   * For executors: stores the call's error (any value, `undefined` included:
+   * the call failed all the same). Throws `InvalidStateError` if already done.
+   */
+  setException(error: unknown): void {
+    this.#checkNotDone();
+    this.#exception = error;
+    this.#failed = true;
+    this.#state = 'FINISHED';
+    const waiters = this.#waiters;
+    if (waiters !== undefined)
+      for (const w of waiters.slice()) w.addException(this as Future<unknown>);
+    this.#finish();
+  }
+
+  /** @internal True if the future finished with an error. */
+  get _failed(): boolean {
+    return this.#failed;
+  }
+
+  /**
+   * @internal For executors: moves a PENDING future to RUNNING (true), or
+   * notifies a cancelled one (false). Unlike the public method it accepts a
+   * future the executor has already notified.
+   */
+  _claim(): boolean {
+    if (this.#state === 'CANCELLED_AND_NOTIFIED') return false;
+    return this.setRunningOrNotifyCancel();
+  }
+
+  /**
+   * @internal For executors cancelling work themselves (`shutdown` with
+   * `cancelFutures`, a closed `map`): cancels and notifies at once, so that
+   * `wait` and `asCompleted` never hang on it. Returns `cancel()`'s answer.
+   */
+  _cancelAndNotify(): boolean {
+    if (!this.cancel()) return false;
+    if (this.#state === 'CANCELLED') this.setRunningOrNotifyCancel();
+    return true;
+  }
+
+  /** @internal */
+  _addWaiter(waiter: Waiter): void {
+    (this.#waiters ??= []).push(waiter);
+  }
+
+  /** @internal */
+  _removeWaiter(waiter: Waiter): void {
+    const waiters = this.#waiters;
+    if (waiters === undefined) return;
+    const i = waiters.indexOf(waiter);
+    if (i !== -1) waiters.splice(i, 1);
+  }
+
+  /** `await future`: the result, or the call's error, or `CancelledError`. */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#lazyPromise().then(onfulfilled, onrejected);
+  }
+
+  /** `future.catch(fn)`, as on a promise. */
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#lazyPromise().then(undefined, onrejected);
+  }
+
+  /** `future.finally(fn)`, as on a promise. */
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.#lazyPromise().finally(onfinally);
+  }
+
+  /** A short description: `<Future #3 state=finished returned number>`. */
+  toString(): string {
+    const name = this.constructor.name;
+    switch (this.#state) {
+      case 'FINISHED':
+        return this.#failed
+          ? `<${name} #${this.#id} state=finished raised ${errorName(this.#exception)}>`
+          : `<${name} #${this.#id} state=finished returned ${describeValue(this.#result)}>`;
+      case 'CANCELLED':
+      case 'CANCELLED_AND_NOTIFIED':
+        return `<${name} #${this.#id} state=cancelled>`;
+      default:
+        return `<${name} #${this.#id} state=${this.#state.toLowerCase()}>`;
+    }
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Future';
+  }
+
+  #checkNotDone(): void {
+    const state = this.#state;
+    if (state === 'CANCELLED' || state === 'CANCELLED_AND_NOTIFIED' || state === 'FINISHED') {
+      throw new InvalidStateError(`${state}: ${String(this)}`);
+    }
+  }
+
+  #finish(): void {
+    this.#wake();
+    this.#invokeCallbacks();
+  }
+
+  #wake(): void {
+    const settle = this.#settlePromise;
+    if (settle !== undefined) {
+      this.#settlePromise = undefined;
+      settle();
+    }
+    const wakeups = this.#wakeups;
+    if (wakeups !== undefined) {
+      this.#wakeups = undefined;
+      for (const wake of wakeups) wake();
+    }
+  }
+
+  #invokeCallbacks(): void {
+    const callbacks = this.#callbacks;
+    if (callbacks === undefined) return;
+    this.#callbacks = undefined;
+    for (const fn of callbacks) this.#invokeCallback(fn as DoneCallback<T>);
+  }
+
+  #invokeCallback(fn: DoneCallback<T>): void {
+    try {
+      const returned = fn(this);
+      if (isThenable(returned)) {
+        returned.then(undefined, (error: unknown) =>
+          reportCallbackError(error, this as Future<unknown>),
+        );
+      }
+    } catch (error) {
+      reportCallbackError(error, this as Future<unknown>);
+    }
+  }
+
+  /** The outcome of a done future as a settled promise. */
+  #outcome(): Promise<T> {
+    if (this.cancelled()) return Promise.reject(new CancelledError());
+    return this.#failed ? Promise.reject(this.#exception) : Promise.resolve(this.#result as T);
+  }
+
+  #lazyPromise(): Promise<T> {
+    if (this.#promise !== undefined) return this.#promise;
+    if (this.done()) {
+      this.#promise = this.#outcome();
+    } else {
+      this.#promise = new Promise<T>((resolve, reject) => {
+        this.#settlePromise = () => {
+          if (this.#state === 'FINISHED') {
+            if (this.#failed) reject(this.#exception);
+            else resolve(this.#result as T);
+          } else {
+            reject(new CancelledError());
+          }
+        };
+      });
+    }
+    return this.#promise;
+  }
+
+  /** Resolves once the future is done, or rejects with `TimeoutError` after `timeout` ms. */
+  #waitDone(timeout: number | undefined): Promise<void> {
+    let ms: number;
+    try {
+      ms = checkTimeout(timeout, 'timeout');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.done()) return Promise.resolve();
+    if (ms <= 0) return Promise.reject(new TimeoutError());
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const wake = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      (this.#wakeups ??= []).push(wake);
+      if (ms !== Infinity) {
+        timer = setTimeout(() => {
+          const wakeups = this.#wakeups;
+          const i = wakeups === undefined ? -1 : wakeups.indexOf(wake);
+          if (i !== -1) wakeups!.splice(i, 1);
+          reject(new TimeoutError());
+        }, ms);
+      }
+    });
+  }
+}
+
+function errorName(error: unknown): string {
+  if (error instanceof Error) return error.name;
+  return describeValue(error);
+}

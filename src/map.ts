@@ -1,0 +1,258 @@
+/**
+ * The iterator behind `Executor.map`: submits eagerly, yields in input order.
+ *
+ * Over sync inputs everything (or `buffersize` chunks) is submitted inside the
+ * `map()` call; over async inputs a reader starts at the call and submits as
+ * items arrive. The first error ends iteration and cancels what has not started.
+ */
+
+import type { Future } from './future.js';
+import { Queue } from './queue.js';
+
+export type MapSource = Iterable<unknown> | AsyncIterable<unknown>;
+
+/** What `MapIterator` needs of its executor (kept structural to avoid an import cycle). */
+export interface MapSubmitter {
+  submit(fn: (...args: unknown[]) => unknown, ...args: unknown[]): Future<unknown>;
+  _submitChunk?(fn: (...args: unknown[]) => unknown, argsList: unknown[][]): Future<unknown[]>;
+}
+
+export interface MapConfig {
+  /** Items per submitted task; 1 means one task per item. */
+  chunksize: number;
+  /** How many tasks may be submitted ahead of the consumer; undefined: all of them. */
+  buffersize: number | undefined;
+  /** `performance.now()` deadline for every result, or Infinity. */
+  deadline: number;
+}
+
+type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+
+export class MapIterator implements AsyncIterableIterator<unknown> {
+  readonly #executor: MapSubmitter;
+  readonly #fn: (...args: unknown[]) => unknown;
+  readonly #config: MapConfig;
+  readonly #chunked: boolean;
+  readonly #iterators: AnyIterator[];
+  readonly #async: boolean;
+  /** Submitted futures not yet consumed, oldest first. */
+  readonly #buffer = new Queue<Future<unknown>>();
+  /** The results of the chunk being yielded, and the next index in it. */
+  #chunk: unknown[] | undefined;
+  #chunkIndex = 0;
+  #started = false;
+  #finished = false;
+  #sourceDone = false;
+  #sourceError: { error: unknown } | undefined;
+  /** Wakes the consumer waiting for the async reader, and the reader waiting for room. */
+  #wakeConsumer: (() => void) | undefined;
+  #wakeReader: (() => void) | undefined;
+  #busy: Promise<unknown> | undefined;
+
+  constructor(
+    executor: MapSubmitter,
+    fn: (...args: unknown[]) => unknown,
+    sources: MapSource[],
+    config: MapConfig,
+  ) {
+    this.#executor = executor;
+    this.#fn = fn;
+    this.#config = config;
+    this.#chunked = config.chunksize > 1 && executor._submitChunk !== undefined;
+    this.#async = sources.some((s) => !(Symbol.iterator in Object(s)));
+    this.#iterators = sources.map((s) =>
+      Symbol.iterator in Object(s)
+        ? (s as Iterable<unknown>)[Symbol.iterator]()
+        : (s as AsyncIterable<unknown>)[Symbol.asyncIterator](),
+    );
+    if (sources.length === 0) {
+      this.#sourceDone = true;
+    } else if (this.#async) {
+      void this.#read();
+    } else {
+      const limit = config.buffersize ?? Infinity;
+      for (let i = 0; i < limit && this.#submitSync(); i++);
+    }
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown, undefined>> {
+    if (this.#busy === undefined) {
+      const step = this.#step();
+      this.#busy = step;
+      return step.finally(() => {
+        if (this.#busy === step) this.#busy = undefined;
+      });
+    }
+    // Concurrent next() calls are answered one after another, in call order.
+    const step = this.#busy.then(
+      () => this.#step(),
+      () => this.#step(),
+    );
+    this.#busy = step;
+    return step;
+  }
+
+  /** Ends iteration; once iteration has started, cancels every future not yet started. */
+  return(): Promise<IteratorResult<unknown, undefined>> {
+    if (this.#started) this.#fail();
+    else this.#finish();
+    return Promise.resolve(DONE);
+  }
+
+  async #step(): Promise<IteratorResult<unknown, undefined>> {
+    if (this.#finished) return DONE;
+    this.#started = true;
+    const chunk = this.#chunk;
+    if (chunk !== undefined) {
+      const value = chunk[this.#chunkIndex];
+      chunk[this.#chunkIndex++] = undefined;
+      if (this.#chunkIndex >= chunk.length) this.#chunk = undefined;
+      return { done: false, value };
+    }
+    if (!this.#async && this.#config.buffersize !== undefined) {
+      try {
+        this.#submitSync();
+      } catch (error) {
+        this.#fail();
+        throw error;
+      }
+    }
+    let future = this.#buffer.shift();
+    while (future === undefined) {
+      if (this.#sourceError !== undefined) {
+        this.#fail();
+        throw this.#sourceError.error;
+      }
+      if (this.#sourceDone || !this.#async) {
+        this.#finish();
+        return DONE;
+      }
+      await new Promise<void>((resolve) => (this.#wakeConsumer = resolve));
+      if (this.#finished) return DONE;
+      future = this.#buffer.shift();
+    }
+    this.#wakeReader?.();
+    let value: unknown;
+    try {
+      const deadline = this.#config.deadline;
+      value = await future.result(deadline === Infinity ? undefined : deadline - performance.now());
+    } catch (error) {
+      future._cancelAndNotify();
+      this.#fail();
+      throw error;
+    }
+    if (this.#finished) return DONE;
+    if (!this.#chunked) return { done: false, value };
+    const results = value as unknown[];
+    if (results.length === 0) return this.#step();
+    this.#chunk = results;
+    this.#chunkIndex = 1;
+    if (results.length === 1) this.#chunk = undefined;
+    const first = results[0];
+    results[0] = undefined;
+    return { done: false, value: first };
+  }
+
+  /** Reads one argument list (or a chunk of them) from sync inputs and submits it; false once exhausted. */
+  #submitSync(): boolean {
+    if (this.#sourceDone) return false;
+    if (!this.#chunked) {
+      const args = this.#readSync();
+      if (args === undefined) return false;
+      this.#buffer.push(this.#executor.submit(this.#fn, ...args));
+      return true;
+    }
+    const argsList: unknown[][] = [];
+    while (argsList.length < this.#config.chunksize) {
+      const args = this.#readSync();
+      if (args === undefined) break;
+      argsList.push(args);
+    }
+    if (argsList.length === 0) return false;
+    this.#buffer.push(this.#executor._submitChunk!(this.#fn, argsList));
+    return true;
+  }
+
+  #readSync(): unknown[] | undefined {
+    const iterators = this.#iterators as Iterator<unknown>[];
+    const args = new Array<unknown>(iterators.length);
+    for (let i = 0; i < iterators.length; i++) {
+      const r = iterators[i]!.next();
+      if (r.done === true) {
+        this.#sourceDone = true;
+        return undefined;
+      }
+      args[i] = r.value;
+    }
+    return args;
+  }
+
+  async #readAsync(): Promise<unknown[] | undefined> {
+    const iterators = this.#iterators;
+    const results =
+      iterators.length === 1
+        ? [await iterators[0]!.next()]
+        : await Promise.all(iterators.map((it) => it.next()));
+    if (results.some((r) => r.done === true)) return undefined;
+    return results.map((r) => r.value);
+  }
+
+  /** The reader for async inputs: submits as items arrive, at most `buffersize` ahead. */
+  async #read(): Promise<void> {
+    const { buffersize, chunksize } = this.#config;
+    try {
+      for (;;) {
+        while (buffersize !== undefined && this.#buffer.length >= buffersize && !this.#finished) {
+          await new Promise<void>((resolve) => (this.#wakeReader = resolve));
+          this.#wakeReader = undefined;
+        }
+        if (this.#finished) return;
+        const argsList: unknown[][] = [];
+        const size = this.#chunked ? chunksize : 1;
+        let exhausted = false;
+        while (argsList.length < size) {
+          const args = await this.#readAsync();
+          if (args === undefined) {
+            exhausted = true;
+            break;
+          }
+          argsList.push(args);
+        }
+        if (this.#finished) return;
+        if (argsList.length > 0) {
+          this.#buffer.push(
+            this.#chunked
+              ? this.#executor._submitChunk!(this.#fn, argsList)
+              : this.#executor.submit(this.#fn, ...argsList[0]!),
+          );
+          this.#wakeConsumer?.();
+        }
+        if (exhausted) return;
+      }
+    } catch (error) {
+      this.#sourceError = { error };
+    } finally {
+      this.#sourceDone = true;
+      this.#wakeConsumer?.();
+    }
+  }
+
+  /** Ends iteration abnormally: every future still buffered is cancelled (and notified). */
+  #fail(): void {
+    if (this.#finished) return;
+    for (const f of this.#buffer.drain()) f._cancelAndNotify();
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#finished = true;
+    this.#chunk = undefined;
+    this.#wakeConsumer?.();
+    this.#wakeReader?.();
+  }
+}

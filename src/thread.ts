@@ -1,0 +1,210 @@
+/**
+ * ThreadPoolExecutor: in-process concurrency for I/O-bound work.
+ *
+ * Python's threads under the GIL give concurrency, not parallelism; on Node that
+ * is the event loop. Up to `maxWorkers` logical workers each run one call at a
+ * time, sync or async, closures included. For CPU-bound work use the
+ * `InterpreterPoolExecutor` (worker threads) or `ProcessPoolExecutor`.
+ */
+
+import { availableParallelism } from 'node:os';
+import { BrokenThreadPool, RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
+import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
+import { Future, isThenable } from './future.js';
+import { Queue } from './queue.js';
+import { KeepAlive } from './keep-alive.js';
+import {
+  checkOptionalArray,
+  checkOptionalFunction,
+  checkOptionsObject,
+  checkPositiveInt,
+  checkShutdownOptions,
+  describe,
+} from './validate.js';
+
+/** Options of {@link ThreadPoolExecutor}. */
+export interface ThreadPoolExecutorOptions<I extends unknown[] = unknown[]> {
+  /** How many calls may run at once; default `min(32, availableParallelism() + 4)`. */
+  maxWorkers?: number | undefined;
+  /** Prefix of the logical workers' names; default `ThreadPoolExecutor-N`. */
+  threadNamePrefix?: string | undefined;
+  /** Called (and awaited) once by each logical worker before its first call; if it throws the pool breaks. */
+  initializer?: ((...args: I) => unknown) | undefined;
+  /** The initializer's arguments. */
+  initArgs?: I | undefined;
+}
+
+const BROKEN_MESSAGE = 'A thread initializer failed, the thread pool is not usable anymore';
+
+/**
+ * How long a run of calls may hold the event loop before the workers yield to
+ * timers and I/O (one `setImmediate`, shared by all pools).
+ */
+const SLICE_MS = 4;
+let sliceStart = performance.now();
+let pendingYield: Promise<void> | undefined;
+
+function yieldToEventLoop(): Promise<void> {
+  return (pendingYield ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      pendingYield = undefined;
+      sliceStart = performance.now();
+      resolve();
+    }),
+  ));
+}
+
+class WorkItem {
+  constructor(
+    readonly future: Future<unknown>,
+    readonly fn: TaskFunction,
+    readonly args: unknown[],
+  ) {}
+}
+
+interface WorkerSlot {
+  readonly name: string;
+  initialized: boolean;
+}
+
+let poolCounter = 0;
+
+/** Runs calls concurrently on the event loop, at most `maxWorkers` at a time. */
+export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executor {
+  /** The most calls that run at once. */
+  readonly maxWorkers: number;
+  readonly #prefix: string;
+  readonly #initializer: ((...args: I) => unknown) | undefined;
+  readonly #initArgs: I;
+  readonly #queue = new Queue<WorkItem>();
+  readonly #workers: WorkerSlot[] = [];
+  readonly #idle: WorkerSlot[] = [];
+  /** Calls queued or running: while above zero the process stays alive. */
+  #pending = 0;
+  readonly #keepAlive = new KeepAlive();
+  #shutdown = false;
+  #broken: BrokenThreadPool | undefined;
+  #drained: (() => void)[] = [];
+
+  constructor(options: ThreadPoolExecutorOptions<I> = {}) {
+    super();
+    checkOptionsObject(options, 'ThreadPoolExecutor options');
+    this.maxWorkers =
+      options.maxWorkers === undefined
+        ? Math.min(32, availableParallelism() + 4)
+        : checkPositiveInt(options.maxWorkers, 'maxWorkers');
+    if (options.threadNamePrefix !== undefined && typeof options.threadNamePrefix !== 'string') {
+      throw new TypeError(
+        `threadNamePrefix must be a string, got ${describe(options.threadNamePrefix)}`,
+      );
+    }
+    checkOptionalFunction(options.initializer, 'initializer');
+    checkOptionalArray(options.initArgs, 'initArgs');
+    this.#prefix = options.threadNamePrefix || `ThreadPoolExecutor-${poolCounter++}`;
+    this.#initializer = options.initializer;
+    this.#initArgs = (options.initArgs ?? []) as I;
+  }
+
+  override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`submit: fn must be a function, got ${describe(fn)}`);
+    }
+    if (this.#broken !== undefined) {
+      throw new BrokenThreadPool(this.#broken.message, { cause: this.#broken.cause });
+    }
+    if (this.#shutdown) throw new RuntimeError(SHUTDOWN_MESSAGE);
+    const future = new Future<Awaited<R>>();
+    this.#queue.push(new WorkItem(future as Future<unknown>, fn as TaskFunction, args));
+    if (this.#pending++ === 0) this.#keepAlive.hold();
+    const idle = this.#idle.pop();
+    if (idle !== undefined) {
+      this.#start(idle);
+    } else if (this.#workers.length < this.maxWorkers) {
+      const slot: WorkerSlot = {
+        name: `${this.#prefix}_${this.#workers.length}`,
+        initialized: false,
+      };
+      this.#workers.push(slot);
+      this.#start(slot);
+    }
+    return future;
+  }
+
+  override async shutdown(options?: ShutdownOptions): Promise<void> {
+    const { wait, cancelFutures } = checkShutdownOptions(options);
+    this.#shutdown = true;
+    if (cancelFutures) {
+      for (const item of this.#queue.drain()) {
+        item.future._cancelAndNotify();
+        this.#settled();
+      }
+    }
+    if (wait && this.#pending > 0) {
+      await new Promise<void>((resolve) => this.#drained.push(resolve));
+    }
+  }
+
+  /** Starts a worker's loop on a later microtask: `submit` never runs the call itself. */
+  #start(slot: WorkerSlot): void {
+    queueMicrotask(() => void this.#run(slot));
+  }
+
+  async #run(slot: WorkerSlot): Promise<void> {
+    if (!slot.initialized) {
+      slot.initialized = true;
+      if (this.#initializer !== undefined) {
+        try {
+          await this.#initializer(...this.#initArgs);
+        } catch (error) {
+          this.#breakPool(error);
+          return;
+        }
+      }
+    }
+    for (;;) {
+      if (this.#broken !== undefined) return;
+      const item = this.#queue.shift();
+      if (item === undefined) break;
+      const future = item.future;
+      if (future._claim()) {
+        try {
+          const value = item.fn(...item.args);
+          settle(future, true, isThenable(value) ? await value : value);
+        } catch (error) {
+          settle(future, false, error);
+        }
+      }
+      this.#settled();
+      if (performance.now() - sliceStart >= SLICE_MS) await yieldToEventLoop();
+    }
+    this.#idle.push(slot);
+  }
+
+  /** One queued or running call is over. */
+  #settled(): void {
+    if (--this.#pending > 0) return;
+    this.#keepAlive.release();
+    const drained = this.#drained;
+    this.#drained = [];
+    for (const resolve of drained) resolve();
+  }
+
+  #breakPool(cause: unknown): void {
+    if (this.#broken === undefined) {
+      this.#broken = new BrokenThreadPool(BROKEN_MESSAGE, { cause });
+    }
+    for (const item of this.#queue.drain()) {
+      if (item.future._claim()) {
+        item.future.setException(new BrokenThreadPool(BROKEN_MESSAGE, { cause }));
+      }
+      this.#settled();
+    }
+  }
+}
+
+/** Settles a running future, unless somebody else already did (a user may call `setResult` too). */
+function settle(future: Future<unknown>, ok: boolean, value: unknown): void {
+  if (future._state !== 'RUNNING') return;
+  if (ok) future.setResult(value);
+  else future.setException(value);
+}
