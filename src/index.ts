@@ -43,3 +43,8 @@ export {
   BrokenInterpreterPool,
   BrokenProcessPool,
 } from './errors.js';
+export { InterpreterPoolExecutor, type InterpreterPoolExecutorOptions } from './interpreter.js';
+export { ProcessPoolExecutor, type ProcessPoolExecutorOptions } from './process.js';
+export type { ParallelExecutorOptions, ParallelExecutor } from './parallel.js';
+export { taskModule, type TaskModule, type TaskRef } from './task-module.js';
+export { transfer } from './pool/transfer.js';

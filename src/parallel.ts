@@ -1,0 +1,154 @@
+/**
+ * The base of the two parallel executors: validation and the Executor surface
+ * over one {@link WorkerPool}. The subclasses only choose a transport and the
+ * error class a broken pool raises.
+ */
+
+import type { TransferListItem } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
+import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
+import type { Future } from './future.js';
+import { functionDef } from './pool/functions.js';
+import { WorkerPool, type BrokenErrorClass } from './pool/pool.js';
+import { takeTransfer } from './pool/transfer.js';
+import type { Transport } from './pool/transport.js';
+import {
+  checkOptionalArray,
+  checkOptionsObject,
+  checkPositiveInt,
+  checkShutdownOptions,
+} from './validate.js';
+
+/** Options shared by `InterpreterPoolExecutor` and `ProcessPoolExecutor`. */
+export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
+  /** How many workers at most; default `os.availableParallelism()`. Workers start on demand. */
+  maxWorkers?: number | undefined;
+  /**
+   * Run once in each worker before its first task (awaited if async). A
+   * self-contained function or a `taskModule` reference. If it throws, the pool breaks.
+   */
+  initializer?: ((...args: I) => unknown) | undefined;
+  /** The initializer's arguments (cloned into each worker). */
+  initArgs?: I | undefined;
+  /** Replace a worker after it has run this many tasks (a `map` chunk counts as one). */
+  maxTasksPerChild?: number | undefined;
+  /** Node options for the workers; default: this process's `execArgv` (so tsx and loaders carry over). */
+  execArgv?: string[] | undefined;
+  /** Environment of the workers; default: this process's. */
+  env?: NodeJS.Dict<string> | undefined;
+}
+
+export abstract class ParallelExecutor extends Executor {
+  /** The most workers this pool runs at once. */
+  readonly maxWorkers: number;
+  readonly #pool: WorkerPool;
+  readonly #brokenError: BrokenErrorClass;
+
+  protected constructor(
+    className: string,
+    options: ParallelExecutorOptions<never[]>,
+    makeTransport: () => Transport,
+    brokenError: BrokenErrorClass,
+  ) {
+    super();
+    checkOptionsObject(options, `${className} options`);
+    this.maxWorkers =
+      options.maxWorkers === undefined
+        ? availableParallelism()
+        : checkPositiveInt(options.maxWorkers, 'maxWorkers');
+    const maxTasksPerChild = checkPositiveInt(options.maxTasksPerChild, 'maxTasksPerChild', true);
+    checkOptionalArray(options.initArgs, 'initArgs');
+    checkOptionalArray(options.execArgv, 'execArgv');
+    checkOptionsObject(options.env, 'env');
+    const initializer =
+      options.initializer === undefined
+        ? undefined
+        : functionDef(options.initializer, 'initializer');
+    const initArgs = options.initArgs ?? [];
+    try {
+      structuredClone(initArgs);
+    } catch (error) {
+      throw new TypeError(`initArgs cannot be sent to a worker: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.#brokenError = brokenError;
+    this.#pool = new WorkerPool({
+      maxWorkers: this.maxWorkers,
+      maxTasksPerChild,
+      transport: makeTransport(),
+      brokenError,
+      initializer,
+      initArgs,
+    });
+  }
+
+  /**
+   * Runs `fn(...args)` in a worker. `fn` is a `taskModule` reference or a
+   * self-contained function (sent as source: it may not use variables from its
+   * enclosing scope). Arguments and result are cloned; see `transfer()`.
+   */
+  override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
+    const def = functionDef(fn, 'submit: fn');
+    this.#checkOpen();
+    const transfers = unwrapTransfers(args);
+    return this.#pool.submit(def, args, transfers) as Future<Awaited<R>>;
+  }
+
+  /** @internal One `map` chunk: one message, one worker, a list of results. */
+  override _submitChunk(fn: TaskFunction, argsList: unknown[][]): Future<unknown[]> {
+    const def = functionDef(fn, 'map: fn');
+    this.#checkOpen();
+    let transfers: TransferListItem[] | undefined;
+    for (const args of argsList) {
+      const more = unwrapTransfers(args);
+      if (more !== undefined) (transfers ??= []).push(...more);
+    }
+    return this.#pool.submit(def, { chunk: argsList }, transfers) as Future<unknown[]>;
+  }
+
+  override shutdown(options?: ShutdownOptions): Promise<void> {
+    let checked: { wait: boolean; cancelFutures: boolean };
+    try {
+      checked = checkShutdownOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#pool.shutdown(checked.wait, checked.cancelFutures);
+  }
+
+  /**
+   * Ends every worker with SIGTERM (threads: `worker.terminate()`), as Python 3.14's
+   * `terminate_workers()`: queued futures are cancelled, those the workers held
+   * fail with the pool's broken error, and no new work is accepted. Resolves
+   * once every worker is gone.
+   */
+  terminateWorkers(): Promise<void> {
+    return this.#pool.forceShutdown('terminate');
+  }
+
+  /** As {@link terminateWorkers}, with SIGKILL. */
+  killWorkers(): Promise<void> {
+    return this.#pool.forceShutdown('kill');
+  }
+
+  #checkOpen(): void {
+    const broken = this.#pool.broken;
+    if (broken !== undefined) throw new this.#brokenError(broken.message, { cause: broken.cause });
+    if (this.#pool.isShutdown) throw new RuntimeError(SHUTDOWN_MESSAGE);
+  }
+}
+
+/** Replaces `transfer()` markers among `args` by their values; returns what to transfer. */
+function unwrapTransfers(args: unknown[]): TransferListItem[] | undefined {
+  let transfers: TransferListItem[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const taken = takeTransfer(args[i]);
+    if (taken !== undefined) {
+      args[i] = taken.value;
+      (transfers ??= []).push(...taken.transferList);
+    }
+  }
+  return transfers;
+}

@@ -1,0 +1,46 @@
+/**
+ * Turns a submitted function into what a worker can rebuild: a module
+ * reference, or the function's source text. Each function gets one id, so its
+ * definition travels to a worker once and is compiled there once.
+ */
+
+import { taskRefOf } from '../task-module.js';
+import type { FunctionDef } from './protocol.js';
+
+const defs = new WeakMap<object, FunctionDef>();
+let nextId = 1;
+
+/** The definition for `fn`; throws `TypeError` for what cannot be shipped (native, bound, class). */
+export function functionDef(fn: unknown, what: string): FunctionDef {
+  if (typeof fn !== 'function') {
+    throw new TypeError(`${what} must be a function, got ${fn === null ? 'null' : typeof fn}`);
+  }
+  const known = defs.get(fn);
+  if (known !== undefined) return known;
+  const ref = taskRefOf(fn);
+  let def: FunctionDef;
+  if (ref !== undefined) {
+    def = { id: nextId++, kind: 'module', name: ref.name, url: ref.url };
+  } else {
+    const source = Function.prototype.toString.call(fn);
+    const name = fn.name || 'anonymous';
+    if (fn.name.startsWith('bound ')) {
+      throw new TypeError(
+        `${what}: the bound function "${name}" cannot be sent to a worker (its bound this and arguments ` +
+          'cannot travel); pass them as arguments instead, or use a module task (taskModule)',
+      );
+    }
+    if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+      throw new TypeError(
+        `${what}: the native function "${name}" cannot be sent to a worker; wrap it in a function ` +
+          `that calls it, e.g. (x) => ${name}(x)`,
+      );
+    }
+    if (/^class\b/.test(source)) {
+      throw new TypeError(`${what}: "${name}" is a class; submit a function`);
+    }
+    def = { id: nextId++, kind: 'source', name, source };
+  }
+  defs.set(fn, def);
+  return def;
+}

@@ -1,0 +1,420 @@
+/**
+ * The pool core shared by the worker-thread and child-process executors: the
+ * queue, dispatch, worker lifecycle, crash containment and shutdown. It knows
+ * workers only through the {@link WorkerHandle} a {@link Transport} gives it.
+ *
+ * Dispatch hands each worker a small, adaptive number of tasks ahead (see
+ * {@link PoolWorker.capacity}): enough that short tasks never leave a worker
+ * waiting on a round trip, few enough that long tasks stay cancellable in the
+ * parent's queue and never pile up on one worker while another idles.
+ */
+
+import type { TransferListItem } from 'node:worker_threads';
+import type { BrokenExecutor } from '../errors.js';
+import { Future } from '../future.js';
+import { Queue } from '../queue.js';
+import { FAILED, type ChunkArgs, type FunctionDef, type WorkerMessage } from './protocol.js';
+import type { ExitInfo, Transport, WorkerHandle } from './transport.js';
+import { decodeError } from './wire-error.js';
+
+/** Consecutive worker deaths, with no task completed in between, that break the pool. */
+export const CRASH_LOOP_LIMIT = 3;
+/** Bounds on the tasks handed to one worker ahead of its results. */
+export const MIN_AHEAD = 2;
+export const MAX_AHEAD = 1024;
+/** Hand a worker about this many milliseconds of work at a time. */
+const TARGET_AHEAD_MS = 2;
+
+export type BrokenErrorClass = new (message: string, options?: ErrorOptions) => BrokenExecutor;
+
+export interface PoolOptions {
+  readonly maxWorkers: number;
+  readonly maxTasksPerChild: number | undefined;
+  readonly transport: Transport;
+  readonly brokenError: BrokenErrorClass;
+  readonly initializer: FunctionDef | undefined;
+  readonly initArgs: unknown[];
+}
+
+class PoolTask {
+  constructor(
+    readonly id: number,
+    readonly future: Future<unknown>,
+    readonly def: FunctionDef,
+    readonly args: unknown[] | ChunkArgs,
+    readonly transfers: TransferListItem[] | undefined,
+  ) {}
+}
+
+class PoolWorker {
+  handle!: WorkerHandle;
+  /** Tasks handed to this worker and not yet settled: "the futures it holds". */
+  readonly inflight = new Map<number, PoolTask>();
+  readonly knownFns = new Set<number>();
+  /** Tasks ever handed over, for `maxTasksPerChild`. */
+  handed = 0;
+  /** running: takes tasks; retiring: done after its last task; closing/killed: exit requested. */
+  state: 'running' | 'retiring' | 'closing' | 'killed' = 'running';
+}
+
+export class WorkerPool {
+  readonly #options: PoolOptions;
+  readonly #queue = new Queue<PoolTask>();
+  readonly #workers = new Set<PoolWorker>();
+  /** Tasks queued or in flight; while above zero the workers keep the process alive. */
+  #pending = 0;
+  #nextTaskId = 1;
+  #dispatchScheduled = false;
+  /** Average milliseconds per task, as the workers report it. */
+  #taskMs: number | undefined;
+  #deaths = 0;
+  #shutdown = false;
+  #broken: BrokenExecutor | undefined;
+  #exited: (() => void)[] = [];
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+  }
+
+  get broken(): BrokenExecutor | undefined {
+    return this.#broken;
+  }
+
+  get isShutdown(): boolean {
+    return this.#shutdown;
+  }
+
+  /** Queues one task; it is handed to a worker on the next microtask, with all others of this tick. */
+  submit(
+    def: FunctionDef,
+    args: unknown[] | ChunkArgs,
+    transfers: TransferListItem[] | undefined,
+  ): Future<unknown> {
+    const future = new Future<unknown>();
+    this.#queue.push(new PoolTask(this.#nextTaskId++, future, def, args, transfers));
+    if (this.#pending++ === 0) this.#setRef(true);
+    if (!this.#dispatchScheduled) {
+      this.#dispatchScheduled = true;
+      queueMicrotask(() => this.#dispatch());
+    }
+    return future;
+  }
+
+  /** Stops taking work; cancels queued work if asked; resolves once every worker has exited, if waited on. */
+  shutdown(wait: boolean, cancelFutures: boolean): Promise<void> {
+    this.#shutdown = true;
+    if (cancelFutures) this.#cancelQueued();
+    this.#closeIfIdle();
+    return wait ? this.#allExited() : Promise.resolve();
+  }
+
+  /** Ends every worker now (`terminate`: SIGTERM, `kill`: SIGKILL); what they held fails. */
+  forceShutdown(mode: 'terminate' | 'kill'): Promise<void> {
+    this.#shutdown = true;
+    this.#cancelQueued();
+    const how = `its worker was ended by ${mode === 'kill' ? 'killWorkers' : 'terminateWorkers'}()`;
+    for (const w of this.#workers) {
+      this.#failHeld(w, () => new this.#options.brokenError(`The future did not complete: ${how}`));
+      this.#endWorker(w, mode);
+    }
+    return this.#allExited();
+  }
+
+  #allExited(): Promise<void> {
+    if (this.#workers.size === 0 && this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#exited.push(resolve));
+  }
+
+  #cancelQueued(): void {
+    for (const task of this.#queue.drain()) {
+      task.future._cancelAndNotify();
+      this.#taskOver();
+    }
+  }
+
+  /** One queued or in-flight task is over (settled, cancelled or failed). */
+  #taskOver(): void {
+    if (--this.#pending === 0) {
+      this.#setRef(false);
+      this.#closeIfIdle();
+    }
+  }
+
+  #setRef(busy: boolean): void {
+    for (const w of this.#workers) {
+      // Workers asked to exit stay referenced so that their exit is waited for.
+      if (w.state === 'running' || w.state === 'retiring') {
+        if (busy) w.handle.ref();
+        else w.handle.unref();
+      }
+    }
+  }
+
+  #closeIfIdle(): void {
+    if (this.#shutdown && this.#pending === 0) {
+      for (const w of this.#workers) this.#endWorker(w, 'close');
+    }
+    this.#checkAllExited();
+  }
+
+  #checkAllExited(): void {
+    if (this.#workers.size > 0 || this.#pending > 0 || this.#exited.length === 0) return;
+    const exited = this.#exited;
+    this.#exited = [];
+    for (const resolve of exited) resolve();
+  }
+
+  /** How many tasks a worker may hold: about {@link TARGET_AHEAD_MS} of work, within bounds. */
+  #capacity(): number {
+    const ms = this.#taskMs;
+    if (ms === undefined) return MIN_AHEAD;
+    if (ms <= 0) return MAX_AHEAD;
+    return Math.max(MIN_AHEAD, Math.min(MAX_AHEAD, Math.floor(TARGET_AHEAD_MS / ms)));
+  }
+
+  #dispatch(): void {
+    this.#dispatchScheduled = false;
+    if (this.#broken !== undefined) return;
+    const queue = this.#queue;
+    const capacity = this.#capacity();
+    const { maxWorkers, maxTasksPerChild } = this.#options;
+    for (;;) {
+      // Cancelled tasks at the head are dropped (and notified) before anything is started for them.
+      let head = queue.peek();
+      while (head !== undefined && head.future.cancelled()) {
+        queue.shift();
+        head.future._claim();
+        this.#taskOver();
+        head = queue.peek();
+      }
+      if (head === undefined) return;
+      let best: PoolWorker | undefined;
+      let load = Infinity;
+      for (const w of this.#workers) {
+        if (w.state === 'running' && w.inflight.size < load) {
+          best = w;
+          load = w.inflight.size;
+        }
+      }
+      if ((best === undefined || load > 0) && this.#workers.size < maxWorkers) {
+        best = this.#spawn();
+        load = 0;
+        if (best === undefined) return;
+      }
+      if (best === undefined) return;
+      let room = capacity - load;
+      if (maxTasksPerChild !== undefined) room = Math.min(room, maxTasksPerChild - best.handed);
+      if (room <= 0) return;
+      this.#handOver(best, room);
+    }
+  }
+
+  #spawn(): PoolWorker | undefined {
+    const w = new PoolWorker();
+    try {
+      w.handle = this.#options.transport({
+        onMessage: (message) => this.#onMessage(w, message),
+        onExit: (info) => this.#onExit(w, info),
+      });
+      w.handle.send({
+        t: 'init',
+        initializer: this.#options.initializer,
+        initArgs: this.#options.initArgs,
+      });
+    } catch (error) {
+      if (this.#workers.size === 0) this.#breakPool('A worker could not be started', error);
+      return undefined;
+    }
+    if (this.#options.initializer !== undefined) w.knownFns.add(this.#options.initializer.id);
+    this.#workers.add(w);
+    if (this.#pending > 0) w.handle.ref();
+    else w.handle.unref();
+    return w;
+  }
+
+  /** Hands up to `room` queued tasks to `w` in one message; they count as running from now. */
+  #handOver(w: PoolWorker, room: number): void {
+    const queue = this.#queue;
+    const batch: PoolTask[] = [];
+    const tasks: unknown[] = [];
+    let defs: FunctionDef[] | undefined;
+    let transfers: TransferListItem[] | undefined;
+    while (batch.length < room) {
+      const task = queue.shift();
+      if (task === undefined) break;
+      if (!task.future._claim()) {
+        this.#taskOver();
+        continue;
+      }
+      if (!w.knownFns.has(task.def.id)) {
+        w.knownFns.add(task.def.id);
+        (defs ??= []).push(task.def);
+      }
+      if (task.transfers !== undefined) (transfers ??= []).push(...task.transfers);
+      tasks.push(task.id, task.def.id, task.args);
+      batch.push(task);
+      w.inflight.set(task.id, task);
+    }
+    if (batch.length === 0) return;
+    w.handed += batch.length;
+    if (
+      this.#options.maxTasksPerChild !== undefined &&
+      w.handed >= this.#options.maxTasksPerChild
+    ) {
+      w.state = 'retiring';
+    }
+    try {
+      w.handle.send({ t: 'run', defs, tasks }, transfers);
+    } catch {
+      if (defs !== undefined) for (const def of defs) w.knownFns.delete(def.id);
+      for (const task of batch) this.#handOverAlone(w, task);
+    }
+  }
+
+  /** After a batch failed to clone: sends each task alone, failing only those that cannot travel. */
+  #handOverAlone(w: PoolWorker, task: PoolTask): void {
+    const isNew = !w.knownFns.has(task.def.id);
+    try {
+      w.handle.send(
+        {
+          t: 'run',
+          defs: isNew ? [task.def] : undefined,
+          tasks: [task.id, task.def.id, task.args],
+        },
+        task.transfers,
+      );
+      if (isNew) w.knownFns.add(task.def.id);
+    } catch (error) {
+      w.inflight.delete(task.id);
+      w.handed--;
+      if (w.state === 'retiring') w.state = 'running';
+      task.future.setException(cloneError(w.handle, task, error));
+      this.#taskOver();
+    }
+  }
+
+  #onMessage(w: PoolWorker, message: WorkerMessage): void {
+    switch (message.t) {
+      case 'results':
+        this.#onResults(w, message.results, message.busy);
+        return;
+      case 'initFailed':
+        this.#breakPool(
+          'A worker initializer failed, the pool is not usable anymore',
+          decodeError(message.error),
+        );
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  #onResults(w: PoolWorker, results: unknown[], busy: number): void {
+    const count = results.length / 3;
+    for (let i = 0; i < results.length; i += 3) {
+      const id = results[i] as number;
+      const task = w.inflight.get(id);
+      if (task === undefined) continue;
+      w.inflight.delete(id);
+      const future = task.future;
+      // The future may have been settled by hand (setResult on an executor's future); keep that outcome.
+      if (future._state === 'RUNNING') {
+        const value = results[i + 2];
+        if (results[i + 1] === FAILED) future.setException(decodeError(value as never));
+        else future.setResult(value);
+      }
+      this.#taskOver();
+    }
+    this.#deaths = 0;
+    if (count > 0) {
+      const sample = busy / count;
+      this.#taskMs = this.#taskMs === undefined ? sample : this.#taskMs * 0.7 + sample * 0.3;
+    }
+    if (w.state === 'retiring' && w.inflight.size === 0) this.#endWorker(w, 'close');
+    if (this.#queue.length > 0) this.#dispatch();
+  }
+
+  #onExit(w: PoolWorker, info: ExitInfo): void {
+    this.#workers.delete(w);
+    const expected = w.state === 'closing' || w.state === 'killed';
+    if (!expected || w.inflight.size > 0) {
+      const how =
+        info.signal !== null
+          ? `was killed by signal ${info.signal}`
+          : `exited with code ${info.code}`;
+      const message = `A ${w.handle.label} ${how} while the future was running or waiting in it`;
+      this.#failHeld(w, () => new this.#options.brokenError(message, { cause: info.error }));
+      if (!expected && this.#broken === undefined && ++this.#deaths >= CRASH_LOOP_LIMIT) {
+        this.#breakPool(
+          `${this.#deaths} workers in a row died before any task completed (the last: ${w.handle.label} ${how}); ` +
+            'the pool is not usable anymore',
+          info.error,
+        );
+      }
+    }
+    if (this.#queue.length > 0 && this.#broken === undefined) this.#dispatch();
+    this.#checkAllExited();
+  }
+
+  #failHeld(w: PoolWorker, makeError: () => BrokenExecutor): void {
+    for (const task of w.inflight.values()) {
+      if (task.future._state === 'RUNNING') task.future.setException(makeError());
+      this.#taskOver();
+    }
+    w.inflight.clear();
+  }
+
+  #endWorker(w: PoolWorker, mode: 'close' | 'terminate' | 'kill'): void {
+    if (w.state === 'closing' || w.state === 'killed') {
+      if (mode === 'close') return;
+    }
+    w.state = mode === 'close' ? 'closing' : 'killed';
+    w.handle.ref();
+    try {
+      if (mode === 'close') w.handle.send({ t: 'close' });
+      else if (mode === 'kill') w.handle.kill();
+      else w.handle.terminate();
+    } catch {
+      w.handle.kill();
+    }
+  }
+
+  #breakPool(message: string, cause: unknown): void {
+    if (this.#broken !== undefined) return;
+    const Broken = this.#options.brokenError;
+    this.#broken = new Broken(message, { cause });
+    this.#shutdown = true;
+    for (const task of this.#queue.drain()) {
+      if (task.future._claim()) task.future.setException(new Broken(message, { cause }));
+      this.#taskOver();
+    }
+    for (const w of this.#workers) {
+      this.#failHeld(w, () => new Broken(message, { cause }));
+      this.#endWorker(w, 'terminate');
+    }
+  }
+}
+
+/** The error for a task whose arguments cannot be cloned, naming the first argument that cannot. */
+function cloneError(handle: WorkerHandle, task: PoolTask, error: unknown): TypeError {
+  const reason = (error as Error | undefined)?.message ?? String(error);
+  const lists = Array.isArray(task.args) ? [task.args] : task.args.chunk;
+  for (let item = 0; item < lists.length; item++) {
+    const args = lists[item]!;
+    for (let i = 0; i < args.length; i++) {
+      try {
+        handle.checkCloneable(args[i]);
+      } catch (argError) {
+        const where = Array.isArray(task.args) ? '' : ` of item ${item} of the chunk`;
+        return new TypeError(
+          `argument ${i} (counting from 0)${where} of "${task.def.name}" cannot be sent to a worker: ` +
+            `${(argError as Error).message}`,
+          { cause: argError },
+        );
+      }
+    }
+  }
+  return new TypeError(`the task "${task.def.name}" cannot be sent to a worker: ${reason}`, {
+    cause: error,
+  });
+}

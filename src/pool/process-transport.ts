@@ -1,0 +1,49 @@
+/**
+ * The child-process transport: one `fork`ed Node process per pool worker, a
+ * direct child of this process, over IPC with structured-clone ("advanced")
+ * serialization so that Map, Set, Date, BigInt and typed arrays survive.
+ */
+
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { serialize } from 'node:v8';
+import type { WorkerMessage } from './protocol.js';
+import { WORKER_ENTRY, type Transport } from './transport.js';
+
+export interface ProcessTransportOptions {
+  readonly execArgv: string[] | undefined;
+  readonly env: NodeJS.Dict<string> | undefined;
+}
+
+const ENTRY_PATH = fileURLToPath(WORKER_ENTRY);
+
+export function processTransport(options: ProcessTransportOptions): Transport {
+  return (events) => {
+    const child = fork(ENTRY_PATH, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      ...(options.execArgv !== undefined && { execArgv: options.execArgv }),
+      ...(options.env !== undefined && { env: options.env }),
+    });
+    let error: unknown;
+    child.on('message', (message) => events.onMessage(message as WorkerMessage));
+    // 'error' means the process could not be spawned, signalled or written to.
+    child.on('error', (e) => (error ??= e));
+    child.on('exit', (code, signal) => events.onExit({ code, signal, error }));
+    return {
+      label: `child process ${child.pid ?? '(not started)'}`,
+      send: (message) => void child.send(message),
+      checkCloneable: (value) => void serialize(value),
+      ref: () => {
+        child.ref();
+        child.channel?.ref();
+      },
+      unref: () => {
+        child.unref();
+        child.channel?.unref();
+      },
+      terminate: () => void child.kill('SIGTERM'),
+      kill: () => void child.kill('SIGKILL'),
+    };
+  };
+}

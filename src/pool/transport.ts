@@ -1,0 +1,44 @@
+/**
+ * The one interface the pool core knows a worker by. Each transport (worker
+ * threads, child processes) is a small adapter behind it, so the scheduler
+ * knows nothing about how messages travel or how a worker dies.
+ */
+
+import type { TransferListItem } from 'node:worker_threads';
+import type { ParentMessage, WorkerMessage } from './protocol.js';
+
+/** How a worker ended: its exit code or the signal that killed it, and the error it died of, if known. */
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly error: unknown;
+}
+
+/** One running worker, as the pool sees it. */
+export interface WorkerHandle {
+  /** A short description for error messages: "worker thread 3", "child process 1234". */
+  readonly label: string;
+  /** Sends a message; throws synchronously if it cannot be cloned. */
+  send(message: ParentMessage, transferList?: readonly TransferListItem[]): void;
+  /** Throws the transport's own clone error if `value` cannot travel to a worker. */
+  checkCloneable(value: unknown): void;
+  /** Lets the process exit while this worker runs (idle), or keeps it alive (busy). */
+  ref(): void;
+  unref(): void;
+  /** Ends the worker: SIGTERM for a process; a thread is terminated either way. */
+  terminate(): void;
+  /** Ends the worker at once: SIGKILL for a process. */
+  kill(): void;
+}
+
+/** What a transport reports back to the pool. */
+export interface WorkerEvents {
+  onMessage(message: WorkerMessage): void;
+  onExit(info: ExitInfo): void;
+}
+
+/** Starts one worker running the worker entry module. */
+export type Transport = (events: WorkerEvents) => WorkerHandle;
+
+/** The worker entry module, beside this file (compiled to dist/pool/worker-entry.js). */
+export const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);

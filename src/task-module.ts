@@ -1,0 +1,90 @@
+/**
+ * Module tasks: functions a worker imports by module URL and export name, what
+ * pickling by reference is in Python. `taskModule` gives typed stand-ins, so
+ * `executor.submit(tasks.computeFactorial, 5000)` checks its arguments against
+ * the real export and yields `Future<ReturnType>`.
+ */
+
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { importExport } from './pool/import-module.js';
+
+const TASK_REF = Symbol.for('concurrent-futures.task-ref');
+
+/** Where a worker finds a module task. */
+export interface TaskRef {
+  readonly url: string;
+  readonly name: string;
+}
+
+/** The function exports of module `M`, as task references typed like the functions themselves. */
+export type TaskModule<M> = {
+  readonly [K in keyof M as M[K] extends (...args: never[]) => unknown ? K : never]: M[K];
+};
+
+/**
+ * Typed references to the functions a module exports, for any executor:
+ * `const tasks = taskModule<typeof import('./tasks.js')>(new URL('./tasks.js', import.meta.url))`.
+ * Workers import the module themselves, so its functions may use imports and
+ * module state. `url` is a URL, a `file:` URL string or an absolute path.
+ */
+export function taskModule<M>(url: URL | string): TaskModule<M> {
+  const href = moduleHref(url);
+  const stubs = new Map<string, (...args: unknown[]) => never>();
+  return new Proxy({} as TaskModule<M>, {
+    get(_target, key) {
+      // Not a thenable, not a symbol-keyed protocol: only export names make references.
+      if (typeof key !== 'string' || key === 'then') return undefined;
+      let stub = stubs.get(key);
+      if (stub === undefined) {
+        stub = makeStub(href, key);
+        stubs.set(key, stub);
+      }
+      return stub;
+    },
+  });
+}
+
+function moduleHref(url: URL | string): string {
+  if (url instanceof URL) return url.href;
+  if (typeof url !== 'string') {
+    throw new TypeError(`taskModule: url must be a URL or a string, got ${typeof url}`);
+  }
+  if (/^(file|data):/.test(url)) return url;
+  if (isAbsolute(url)) return pathToFileURL(url).href;
+  throw new TypeError(
+    `taskModule: '${url}' is relative; pass new URL('${url}', import.meta.url) so that workers find the same file`,
+  );
+}
+
+function makeStub(url: string, name: string): (...args: unknown[]) => never {
+  const stub = (): never => {
+    throw new TypeError(
+      `${name} from taskModule('${url}') is a task reference: submit it to an executor, ` +
+        `or import the module to call ${name} directly`,
+    );
+  };
+  Object.defineProperty(stub, 'name', { value: name });
+  Object.defineProperty(stub, TASK_REF, { value: { url, name } satisfies TaskRef });
+  return stub;
+}
+
+/** The module reference a `taskModule` stand-in carries, or undefined for any other function. */
+export function taskRefOf(fn: unknown): TaskRef | undefined {
+  return (fn as { [TASK_REF]?: TaskRef } | null | undefined)?.[TASK_REF];
+}
+
+const localCallables = new WeakMap<object, (...args: unknown[]) => Promise<unknown>>();
+
+/** An in-process caller for a module task (the ThreadPoolExecutor runs module tasks by importing them). */
+export function localCallable(
+  stub: object,
+  ref: TaskRef,
+): (...args: unknown[]) => Promise<unknown> {
+  let fn = localCallables.get(stub);
+  if (fn === undefined) {
+    fn = async (...args) => (await importExport(ref.url, ref.name))(...args);
+    localCallables.set(stub, fn);
+  }
+  return fn;
+}
