@@ -15,6 +15,7 @@ export {
   type AsCompletedOptions,
   type DoneAndNotDone,
   type FutureCollection,
+  type CompletedFuture,
 } from './wait.js';
 export {
   Future,

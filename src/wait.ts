@@ -34,6 +34,15 @@ export interface DoneAndNotDone<F> {
   notDone: Set<F>;
 }
 
+/**
+ * A future as `asCompleted` yields it. TypeScript types `for await` over an
+ * async iterable as if it awaited each value (microsoft/TypeScript#21115), which
+ * would turn a `PromiseLike` future into its result type; hiding `then` keeps
+ * the element typed as the future it really is. Read its outcome with
+ * `future.result()` or `future.exception()`.
+ */
+export type CompletedFuture<F extends Future<unknown>> = F & { readonly then: never };
+
 export interface AsCompletedOptions {
   /** Milliseconds from the call after which iteration throws `TimeoutError`; no limit when left out. */
   timeout?: number | undefined;
@@ -81,6 +90,14 @@ function checkReturnWhen(value: unknown): ReturnWhen {
  * Resolves to the `done` and `notDone` sets; it never rejects on a timeout.
  * Bad arguments reject the returned promise (`TypeError`/`RangeError`).
  */
+export function wait<F extends Future<unknown>>(
+  fs: ReadonlyMap<F, unknown>,
+  options?: WaitOptions,
+): Promise<DoneAndNotDone<F>>;
+export function wait<F extends Future<unknown>>(
+  fs: Iterable<F>,
+  options?: WaitOptions,
+): Promise<DoneAndNotDone<F>>;
 export function wait<F extends Future<unknown>>(
   fs: FutureCollection<F>,
   options?: WaitOptions,
@@ -155,12 +172,21 @@ export function wait<F extends Future<unknown>>(
  * ("N (of M) futures unfinished"). Accepts a `Map` keyed by futures.
  */
 export function asCompleted<F extends Future<unknown>>(
+  fs: ReadonlyMap<F, unknown>,
+  options?: AsCompletedOptions,
+): AsyncIterableIterator<CompletedFuture<F>>;
+export function asCompleted<F extends Future<unknown>>(
+  fs: Iterable<F>,
+  options?: AsCompletedOptions,
+): AsyncIterableIterator<CompletedFuture<F>>;
+export function asCompleted<F extends Future<unknown>>(
   fs: FutureCollection<F>,
   options?: AsCompletedOptions,
-): AsyncIterableIterator<F> {
+): AsyncIterableIterator<CompletedFuture<F>> {
   checkOptionsObject(options, 'asCompleted options');
   const timeout = checkTimeout(options?.timeout, 'timeout');
-  return new AsCompletedIterator(toFutureSet(fs, 'asCompleted'), timeout);
+  const iterator = new AsCompletedIterator(toFutureSet(fs, 'asCompleted'), timeout);
+  return iterator as unknown as AsyncIterableIterator<CompletedFuture<F>>;
 }
 
 type Request<F> = {
@@ -205,6 +231,7 @@ class AsCompletedIterator<F extends Future<unknown>> implements AsyncIterableIte
 
   return(): Promise<IteratorResult<F, undefined>> {
     this.#end();
+    this.#serve(); // answers any next() still waiting: done
     return Promise.resolve({ done: true, value: undefined });
   }
 

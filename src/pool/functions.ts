@@ -8,6 +8,12 @@ import { taskRefOf } from '../task-module.js';
 import type { FunctionDef } from './protocol.js';
 
 const defs = new WeakMap<object, FunctionDef>();
+/**
+ * Definitions by source text: an arrow written inside a loop is a new function
+ * object each time round, but one definition, compiled once per worker.
+ */
+const bySource = new Map<string, FunctionDef>();
+const MAX_SOURCES = 10_000;
 let nextId = 1;
 
 /** The definition for `fn`; throws `TypeError` for what cannot be shipped (native, bound, class). */
@@ -39,7 +45,14 @@ export function functionDef(fn: unknown, what: string): FunctionDef {
     if (/^class\b/.test(source)) {
       throw new TypeError(`${what}: "${name}" is a class; submit a function`);
     }
-    def = { id: nextId++, kind: 'source', name, source };
+    const shared = bySource.get(source);
+    if (shared !== undefined && shared.name === name) {
+      def = shared;
+    } else {
+      def = { id: nextId++, kind: 'source', name, source };
+      if (bySource.size >= MAX_SOURCES) bySource.clear();
+      bySource.set(source, def);
+    }
   }
   defs.set(fn, def);
   return def;
