@@ -26,6 +26,7 @@ export class InterpreterPoolExecutor<I extends unknown[] = unknown[]> extends Pa
     super(
       'InterpreterPoolExecutor',
       options as ParallelExecutorOptions<never[]>,
+      ['resourceLimits'],
       () =>
         threadTransport({
           resourceLimits: options.resourceLimits,

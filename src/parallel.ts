@@ -18,7 +18,10 @@ import {
   checkOptionsObject,
   checkPositiveInt,
   checkShutdownOptions,
+  checkKnownOptions,
 } from './validate.js';
+
+const OPTIONS = ['maxWorkers', 'initializer', 'initArgs', 'maxTasksPerChild', 'execArgv', 'env'];
 
 /** Options shared by `InterpreterPoolExecutor` and `ProcessPoolExecutor`. */
 export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
@@ -48,11 +51,13 @@ export abstract class ParallelExecutor extends Executor {
   protected constructor(
     className: string,
     options: ParallelExecutorOptions<never[]>,
+    extraOptions: readonly string[],
     makeTransport: () => Transport,
     brokenError: BrokenErrorClass,
   ) {
     super();
     checkOptionsObject(options, `${className} options`);
+    checkKnownOptions(options, [...OPTIONS, ...extraOptions], className);
     this.maxWorkers =
       options.maxWorkers === undefined
         ? availableParallelism()

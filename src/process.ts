@@ -19,6 +19,7 @@ export class ProcessPoolExecutor<I extends unknown[] = unknown[]> extends Parall
     super(
       'ProcessPoolExecutor',
       options as ParallelExecutorOptions<never[]>,
+      [],
       () => processTransport({ execArgv: options.execArgv, env: options.env }),
       BrokenProcessPool,
     );

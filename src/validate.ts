@@ -82,3 +82,12 @@ export function checkShutdownOptions(options: unknown): { wait: boolean; cancelF
   }
   return { wait, cancelFutures };
 }
+
+/** Rejects option names the constructor does not know: a typo must not pass silently. */
+export function checkKnownOptions(options: object, known: readonly string[], name: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${name}: unknown option '${key}'; the options are ${known.join(', ')}`);
+    }
+  }
+}

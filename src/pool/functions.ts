@@ -38,8 +38,8 @@ export function functionDef(fn: unknown, what: string): FunctionDef {
     }
     if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
       throw new TypeError(
-        `${what}: the native function "${name}" cannot be sent to a worker; wrap it in a function ` +
-          `that calls it, e.g. (x) => ${name}(x)`,
+        `${what}: the native function "${name}" cannot be sent to a worker; wrap the call in a ` +
+          'self-contained function that reaches it through a global, e.g. (x) => Math.sqrt(x)',
       );
     }
     if (/^class\b/.test(source)) {

@@ -65,8 +65,8 @@ export class WorkerPool {
   #pending = 0;
   #nextTaskId = 1;
   #dispatchScheduled = false;
-  /** Average milliseconds per task, as the workers report it. */
-  #taskMs: number | undefined;
+  /** Average milliseconds per task of each function (by definition id), as the workers report it. */
+  readonly #taskMs = new Map<number, number>();
   #deaths = 0;
   #shutdown = false;
   #broken: BrokenExecutor | undefined;
@@ -164,30 +164,38 @@ export class WorkerPool {
     for (const resolve of exited) resolve();
   }
 
-  /** How many tasks a worker may hold: about {@link TARGET_AHEAD_MS} of work, within bounds. */
-  #capacity(): number {
-    const ms = this.#taskMs;
+  /**
+   * How many tasks a worker may hold when the next one is of `def`: about
+   * {@link TARGET_AHEAD_MS} of work at that function's measured speed, within
+   * bounds. A function never measured gets {@link MIN_AHEAD}: a burst of long
+   * tasks after many short ones must not all land on one worker.
+   */
+  #capacity(def: FunctionDef): number {
+    const ms = this.#taskMs.get(def.id);
     if (ms === undefined) return MIN_AHEAD;
     if (ms <= 0) return MAX_AHEAD;
     return Math.max(MIN_AHEAD, Math.min(MAX_AHEAD, Math.floor(TARGET_AHEAD_MS / ms)));
   }
 
+  /**
+   * Hands queued tasks to workers, one task at a time to the least-loaded
+   * worker (starting a new one while every worker holds something and the pool
+   * may grow), then sends each worker its share in one message.
+   */
   #dispatch(): void {
     this.#dispatchScheduled = false;
     if (this.#broken !== undefined) return;
     const queue = this.#queue;
-    const capacity = this.#capacity();
     const { maxWorkers, maxTasksPerChild } = this.#options;
-    for (;;) {
-      // Cancelled tasks at the head are dropped (and notified) before anything is started for them.
-      let head = queue.peek();
-      while (head !== undefined && head.future.cancelled()) {
+    const batches = new Map<PoolWorker, PoolTask[]>();
+    for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
+      if (task.future.cancelled()) {
+        // Dropped (and notified) before anything is started for it.
         queue.shift();
-        head.future._claim();
+        task.future._claim();
         this.#taskOver();
-        head = queue.peek();
+        continue;
       }
-      if (head === undefined) return;
       let best: PoolWorker | undefined;
       let load = Infinity;
       for (const w of this.#workers) {
@@ -196,17 +204,21 @@ export class WorkerPool {
           load = w.inflight.size;
         }
       }
-      if ((best === undefined || load > 0) && this.#workers.size < maxWorkers) {
+      if (load > 0 && this.#workers.size < maxWorkers) {
         best = this.#spawn();
         load = 0;
-        if (best === undefined) return;
       }
-      if (best === undefined) return;
-      let room = capacity - load;
-      if (maxTasksPerChild !== undefined) room = Math.min(room, maxTasksPerChild - best.handed);
-      if (room <= 0) return;
-      this.#handOver(best, room);
+      if (best === undefined || load >= this.#capacity(task.def)) break;
+      queue.shift();
+      task.future._claim();
+      best.inflight.set(task.id, task);
+      if (maxTasksPerChild !== undefined && ++best.handed >= maxTasksPerChild)
+        best.state = 'retiring';
+      const batch = batches.get(best);
+      if (batch === undefined) batches.set(best, [task]);
+      else batch.push(task);
     }
+    for (const [w, batch] of batches) this.#handOver(w, batch);
   }
 
   #spawn(): PoolWorker | undefined {
@@ -232,36 +244,18 @@ export class WorkerPool {
     return w;
   }
 
-  /** Hands up to `room` queued tasks to `w` in one message; they count as running from now. */
-  #handOver(w: PoolWorker, room: number): void {
-    const queue = this.#queue;
-    const batch: PoolTask[] = [];
+  /** Sends `w` the tasks just assigned to it, in one message; they count as running from now. */
+  #handOver(w: PoolWorker, batch: PoolTask[]): void {
     const tasks: unknown[] = [];
     let defs: FunctionDef[] | undefined;
     let transfers: TransferListItem[] | undefined;
-    while (batch.length < room) {
-      const task = queue.shift();
-      if (task === undefined) break;
-      if (!task.future._claim()) {
-        this.#taskOver();
-        continue;
-      }
+    for (const task of batch) {
       if (!w.knownFns.has(task.def.id)) {
         w.knownFns.add(task.def.id);
         (defs ??= []).push(task.def);
       }
       if (task.transfers !== undefined) (transfers ??= []).push(...task.transfers);
       tasks.push(task.id, task.def.id, task.args);
-      batch.push(task);
-      w.inflight.set(task.id, task);
-    }
-    if (batch.length === 0) return;
-    w.handed += batch.length;
-    if (
-      this.#options.maxTasksPerChild !== undefined &&
-      w.handed >= this.#options.maxTasksPerChild
-    ) {
-      w.state = 'retiring';
     }
     try {
       w.handle.send({ t: 'run', defs, tasks }, transfers);
@@ -310,12 +304,18 @@ export class WorkerPool {
   }
 
   #onResults(w: PoolWorker, results: unknown[], busy: number): void {
-    const count = results.length / 3;
+    const sample = busy / (results.length / 3);
+    let measured: FunctionDef | undefined;
     for (let i = 0; i < results.length; i += 3) {
       const id = results[i] as number;
       const task = w.inflight.get(id);
       if (task === undefined) continue;
       w.inflight.delete(id);
+      if (task.def !== measured) {
+        measured = task.def;
+        const old = this.#taskMs.get(measured.id);
+        this.#taskMs.set(measured.id, old === undefined ? sample : old * 0.7 + sample * 0.3);
+      }
       const future = task.future;
       // The future may have been settled by hand (setResult on an executor's future); keep that outcome.
       if (future._state === 'RUNNING') {
@@ -326,10 +326,6 @@ export class WorkerPool {
       this.#taskOver();
     }
     this.#deaths = 0;
-    if (count > 0) {
-      const sample = busy / count;
-      this.#taskMs = this.#taskMs === undefined ? sample : this.#taskMs * 0.7 + sample * 0.3;
-    }
     if (w.state === 'retiring' && w.inflight.size === 0) this.#endWorker(w, 'close');
     if (this.#queue.length > 0) this.#dispatch();
   }
@@ -405,7 +401,9 @@ function cloneError(handle: WorkerHandle, task: PoolTask, error: unknown): TypeE
       try {
         handle.checkCloneable(args[i]);
       } catch (argError) {
-        const where = Array.isArray(task.args) ? '' : ` of item ${item} of the chunk`;
+        const where = Array.isArray(task.args)
+          ? ''
+          : ` of item ${item} (counting from 0) of its map chunk`;
         return new TypeError(
           `argument ${i} (counting from 0)${where} of "${task.def.name}" cannot be sent to a worker: ` +
             `${(argError as Error).message}`,

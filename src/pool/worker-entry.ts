@@ -121,6 +121,7 @@ function fail(id: number, fnId: number, error: unknown): void {
 
 function flush(): void {
   flushScheduled = false;
+  if (results.length === 0) return;
   const batch = results;
   const transfers = resultTransfers;
   const withTransfers = hasTransfers;
@@ -180,9 +181,24 @@ function runChunk(fn: Fn, chunk: unknown[][]): unknown {
   return isAsync ? Promise.all(out) : out;
 }
 
+/**
+ * A batch that runs longer than this sends the results it has so far, so the
+ * parent learns the tasks' speed (and the caller its results) without waiting
+ * for the whole batch.
+ */
+const PARTIAL_FLUSH_MS = 5;
+
 function runBatch(tasks: unknown[]): void {
-  const start = performance.now();
+  let start = performance.now();
   for (let i = 0; i < tasks.length; i += 3) {
+    if (i > 0 && results.length > 0) {
+      const now = performance.now();
+      if (now - start >= PARTIAL_FLUSH_MS) {
+        busy += now - start;
+        start = now;
+        flush();
+      }
+    }
     const id = tasks[i] as number;
     const fnId = tasks[i + 1] as number;
     const args = tasks[i + 2];
