@@ -6,7 +6,7 @@
  */
 
 import type { Future } from './future.js';
-import { MapIterator, type MapSource, type MapSubmitter } from './map.js';
+import { MapIterator, type MapSource } from './map.js';
 import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
 
 /** Options of {@link Executor.map}. */
@@ -84,7 +84,7 @@ export abstract class Executor {
     const last = rest[rest.length - 1];
     let options: MapOptions | undefined;
     if (rest.length > 0 && last !== null && typeof last === 'object' && !isIterableSource(last)) {
-      options = last as MapOptions;
+      options = last;
       rest = rest.slice(0, -1);
     }
     checkOptionsObject(options, 'map options');
@@ -99,7 +99,7 @@ export abstract class Executor {
       }
     });
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
-    return new MapIterator(this as unknown as MapSubmitter, fn, rest as MapSource[], {
+    return new MapIterator(this, fn, rest as MapSource[], {
       chunksize,
       buffersize,
       deadline,

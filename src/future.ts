@@ -163,7 +163,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.done()) {
       this.#invokeCallback(fn);
     } else {
-      (this.#callbacks ??= []).push(fn as (future: never) => unknown);
+      (this.#callbacks ??= []).push(fn);
     }
   }
 
@@ -180,8 +180,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state === 'CANCELLED') {
       this.#state = 'CANCELLED_AND_NOTIFIED';
       const waiters = this.#waiters;
-      if (waiters !== undefined)
-        for (const w of waiters.slice()) w.addCancelled(this as Future<unknown>);
+      if (waiters !== undefined) for (const w of waiters.slice()) w.addCancelled(this);
       return false;
     }
     throw new RuntimeError(`Future in unexpected state: ${String(this)}`);
@@ -193,8 +192,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#result = value;
     this.#state = 'FINISHED';
     const waiters = this.#waiters;
-    if (waiters !== undefined)
-      for (const w of waiters.slice()) w.addResult(this as Future<unknown>);
+    if (waiters !== undefined) for (const w of waiters.slice()) w.addResult(this);
     this.#finish();
   }
 
@@ -208,8 +206,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#failed = true;
     this.#state = 'FINISHED';
     const waiters = this.#waiters;
-    if (waiters !== undefined)
-      for (const w of waiters.slice()) w.addException(this as Future<unknown>);
+    if (waiters !== undefined) for (const w of waiters.slice()) w.addException(this);
     this.#finish();
   }
 
@@ -335,7 +332,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         );
       }
     } catch (error) {
-      reportCallbackError(error, this as Future<unknown>);
+      reportCallbackError(error, this);
     }
   }
 

@@ -48,7 +48,17 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
   /** Wakes the consumer waiting for the async reader, and the reader waiting for room. */
   #wakeConsumer: (() => void) | undefined;
   #wakeReader: (() => void) | undefined;
-  #busy: Promise<unknown> | undefined;
+  /** True while `#step` runs; `#last` is the promise of the latest step, `#queuedSteps` those not started. */
+  #stepping = false;
+  #last: Promise<IteratorResult<unknown, undefined>> | undefined;
+  #queuedSteps = 0;
+  /** Wakes the consumer waiting for the future at the head of the buffer. */
+  #wakeDone: (() => void) | undefined;
+  readonly #onDone = (): void => {
+    const wake = this.#wakeDone;
+    this.#wakeDone = undefined;
+    wake?.();
+  };
 
   constructor(
     executor: MapSubmitter,
@@ -81,21 +91,30 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
   }
 
   next(): Promise<IteratorResult<unknown, undefined>> {
-    if (this.#busy === undefined) {
-      const step = this.#step();
-      this.#busy = step;
-      return step.finally(() => {
-        if (this.#busy === step) this.#busy = undefined;
-      });
+    // Concurrent next() calls are answered one after another, in call order:
+    // a call made while a step is in progress (or queued) waits for it.
+    if (!this.#stepping && this.#queuedSteps === 0) {
+      // Fast path: the next result is already here, in the chunk being yielded
+      // (`#chunk` is set only by a started step, and cleared by `#finish`).
+      const chunk = this.#chunk;
+      if (chunk !== undefined) {
+        const value = chunk[this.#chunkIndex];
+        chunk[this.#chunkIndex++] = undefined;
+        if (this.#chunkIndex >= chunk.length) this.#chunk = undefined;
+        return (this.#last = Promise.resolve({ done: false, value }));
+      }
+      return (this.#last = this.#step());
     }
-    // Concurrent next() calls are answered one after another, in call order.
-    const step = this.#busy.then(
-      () => this.#step(),
-      () => this.#step(),
-    );
-    this.#busy = step;
+    this.#queuedSteps++;
+    const step = this.#last!.then(this.#queuedStep, this.#queuedStep);
+    this.#last = step;
     return step;
   }
+
+  readonly #queuedStep = (): Promise<IteratorResult<unknown, undefined>> => {
+    this.#queuedSteps--;
+    return this.#step();
+  };
 
   /** Ends iteration; once iteration has started, cancels every future not yet started. */
   return(): Promise<IteratorResult<unknown, undefined>> {
@@ -105,57 +124,76 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
   }
 
   async #step(): Promise<IteratorResult<unknown, undefined>> {
-    if (this.#finished) return DONE;
-    this.#started = true;
-    const chunk = this.#chunk;
-    if (chunk !== undefined) {
-      const value = chunk[this.#chunkIndex];
-      chunk[this.#chunkIndex++] = undefined;
-      if (this.#chunkIndex >= chunk.length) this.#chunk = undefined;
-      return { done: false, value };
-    }
-    if (!this.#async && this.#config.buffersize !== undefined) {
-      try {
-        this.#submitSync();
-      } catch (error) {
-        this.#fail();
-        throw error;
-      }
-    }
-    let future = this.#buffer.shift();
-    while (future === undefined) {
-      if (this.#sourceError !== undefined) {
-        this.#fail();
-        throw this.#sourceError.error;
-      }
-      if (this.#sourceDone || !this.#async) {
-        this.#finish();
-        return DONE;
-      }
-      await new Promise<void>((resolve) => (this.#wakeConsumer = resolve));
-      if (this.#finished) return DONE;
-      future = this.#buffer.shift();
-    }
-    this.#wakeReader?.();
-    let value: unknown;
+    this.#stepping = true;
     try {
-      const deadline = this.#config.deadline;
-      value = await future.result(deadline === Infinity ? undefined : deadline - performance.now());
-    } catch (error) {
-      future._cancelAndNotify();
-      this.#fail();
-      throw error;
+      for (;;) {
+        if (this.#finished) return DONE;
+        this.#started = true;
+        const chunk = this.#chunk;
+        if (chunk !== undefined) {
+          const value = chunk[this.#chunkIndex];
+          chunk[this.#chunkIndex++] = undefined;
+          if (this.#chunkIndex >= chunk.length) this.#chunk = undefined;
+          return { done: false, value };
+        }
+        if (!this.#async && this.#config.buffersize !== undefined) {
+          try {
+            this.#submitSync();
+          } catch (error) {
+            this.#fail();
+            throw error;
+          }
+        }
+        let future = this.#buffer.shift();
+        while (future === undefined) {
+          if (this.#sourceError !== undefined) {
+            this.#fail();
+            throw this.#sourceError.error;
+          }
+          if (this.#sourceDone || !this.#async) {
+            this.#finish();
+            return DONE;
+          }
+          await new Promise<void>((resolve) => (this.#wakeConsumer = resolve));
+          if (this.#finished) return DONE;
+          future = this.#buffer.shift();
+        }
+        this.#wakeReader?.();
+        let value: unknown;
+        try {
+          const deadline = this.#config.deadline;
+          if (deadline === Infinity) {
+            // No deadline: one done callback wakes us, then result() of a done
+            // future is a single settled promise (no timer, no promise chain).
+            if (!future.done()) {
+              await new Promise<void>((resolve) => {
+                this.#wakeDone = resolve;
+                future.addDoneCallback(this.#onDone);
+              });
+            }
+            value = await future.result();
+          } else {
+            value = await future.result(deadline - performance.now());
+          }
+        } catch (error) {
+          future._cancelAndNotify();
+          this.#fail();
+          throw error;
+        }
+        if (this.#finished) return DONE;
+        if (!this.#chunked) return { done: false, value };
+        const results = value as unknown[];
+        if (results.length === 0) continue;
+        this.#chunk = results;
+        this.#chunkIndex = 1;
+        if (results.length === 1) this.#chunk = undefined;
+        const first = results[0];
+        results[0] = undefined;
+        return { done: false, value: first };
+      }
+    } finally {
+      this.#stepping = false;
     }
-    if (this.#finished) return DONE;
-    if (!this.#chunked) return { done: false, value };
-    const results = value as unknown[];
-    if (results.length === 0) return this.#step();
-    this.#chunk = results;
-    this.#chunkIndex = 1;
-    if (results.length === 1) this.#chunk = undefined;
-    const first = results[0];
-    results[0] = undefined;
-    return { done: false, value: first };
   }
 
   /** Reads one argument list (or a chunk of them) from sync inputs and submits it; false once exhausted. */
@@ -197,9 +235,10 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
     const results =
       iterators.length === 1
         ? [await iterators[0]!.next()]
-        : await Promise.all(iterators.map((it) => it.next()));
+        : // A sync iterator among them gives plain results; Promise.all takes both.
+          await Promise.all((iterators as AsyncIterator<unknown>[]).map((it) => it.next()));
     if (results.some((r) => r.done === true)) return undefined;
-    return results.map((r) => r.value);
+    return results.map((r): unknown => r.value);
   }
 
   /** The reader for async inputs: submits as items arrive, at most `buffersize` ahead. */

@@ -11,12 +11,14 @@ import { availableParallelism } from 'node:os';
 import { BrokenThreadPool, RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import { Future, isThenable } from './future.js';
-import { Queue } from './queue.js';
+import { CallQueue } from './call-queue.js';
 import { KeepAlive } from './keep-alive.js';
+import { localCallable, taskRefOf } from './task-module.js';
 import {
   checkOptionalArray,
   checkOptionalFunction,
   checkOptionsObject,
+  checkKnownOptions,
   checkPositiveInt,
   checkShutdownOptions,
   describe,
@@ -33,6 +35,8 @@ export interface ThreadPoolExecutorOptions<I extends unknown[] = unknown[]> {
   /** The initializer's arguments. */
   initArgs?: I | undefined;
 }
+
+const OPTIONS = ['maxWorkers', 'threadNamePrefix', 'initializer', 'initArgs'];
 
 const BROKEN_MESSAGE = 'A thread initializer failed, the thread pool is not usable anymore';
 
@@ -54,14 +58,6 @@ function yieldToEventLoop(): Promise<void> {
   ));
 }
 
-class WorkItem {
-  constructor(
-    readonly future: Future<unknown>,
-    readonly fn: TaskFunction,
-    readonly args: unknown[],
-  ) {}
-}
-
 interface WorkerSlot {
   readonly name: string;
   initialized: boolean;
@@ -76,7 +72,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   readonly #prefix: string;
   readonly #initializer: ((...args: I) => unknown) | undefined;
   readonly #initArgs: I;
-  readonly #queue = new Queue<WorkItem>();
+  readonly #queue = new CallQueue();
   readonly #workers: WorkerSlot[] = [];
   readonly #idle: WorkerSlot[] = [];
   /** Calls queued or running: while above zero the process stays alive. */
@@ -89,6 +85,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   constructor(options: ThreadPoolExecutorOptions<I> = {}) {
     super();
     checkOptionsObject(options, 'ThreadPoolExecutor options');
+    checkKnownOptions(options, OPTIONS, 'ThreadPoolExecutor');
     this.maxWorkers =
       options.maxWorkers === undefined
         ? Math.min(32, availableParallelism() + 4)
@@ -114,7 +111,10 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     }
     if (this.#shutdown) throw new RuntimeError(SHUTDOWN_MESSAGE);
     const future = new Future<Awaited<R>>();
-    this.#queue.push(new WorkItem(future as Future<unknown>, fn as TaskFunction, args));
+    const ref = taskRefOf(fn);
+    // A taskModule reference runs here too: the module is imported in-process.
+    const call = ref === undefined ? (fn as TaskFunction) : localCallable(fn, ref);
+    this.#queue.push(future, call, args);
     if (this.#pending++ === 0) this.#keepAlive.hold();
     const idle = this.#idle.pop();
     if (idle !== undefined) {
@@ -134,8 +134,8 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     const { wait, cancelFutures } = checkShutdownOptions(options);
     this.#shutdown = true;
     if (cancelFutures) {
-      for (const item of this.#queue.drain()) {
-        item.future._cancelAndNotify();
+      for (const future of this.#queue.drainFutures()) {
+        future._cancelAndNotify();
         this.#settled();
       }
     }
@@ -161,21 +161,35 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
         }
       }
     }
+    const queue = this.#queue;
     for (;;) {
       if (this.#broken !== undefined) return;
-      const item = this.#queue.shift();
-      if (item === undefined) break;
-      const future = item.future;
+      // Nothing queued: go idle now, before any yield, so that a submit made as
+      // soon as a result is read (submit, await, submit) reuses this worker.
+      if (queue.empty) break;
+      // The slice is checked before every call, not after: otherwise each of
+      // the maxWorkers workers that starts, or resumes from the shared yield,
+      // runs one more call first, and a slice of 4 ms becomes maxWorkers calls.
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await yieldToEventLoop();
+        continue;
+      }
+      const slots = queue.head.slots;
+      const i = queue.headIndex;
+      const future = slots[i] as Future<unknown>;
+      const fn = slots[i + 1] as TaskFunction;
+      const argc = slots[i + 2] as number;
+      const arg = slots[i + 3];
+      queue.drop();
       if (future._claim()) {
         try {
-          const value = item.fn(...item.args);
+          const value = argc === 0 ? fn() : argc === 1 ? fn(arg) : fn(...(arg as unknown[]));
           settle(future, true, isThenable(value) ? await value : value);
         } catch (error) {
           settle(future, false, error);
         }
       }
       this.#settled();
-      if (performance.now() - sliceStart >= SLICE_MS) await yieldToEventLoop();
     }
     this.#idle.push(slot);
   }
@@ -193,9 +207,9 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     if (this.#broken === undefined) {
       this.#broken = new BrokenThreadPool(BROKEN_MESSAGE, { cause });
     }
-    for (const item of this.#queue.drain()) {
-      if (item.future._claim()) {
-        item.future.setException(new BrokenThreadPool(BROKEN_MESSAGE, { cause }));
+    for (const future of this.#queue.drainFutures()) {
+      if (future._claim()) {
+        future.setException(new BrokenThreadPool(BROKEN_MESSAGE, { cause }));
       }
       this.#settled();
     }

@@ -255,7 +255,7 @@ export class WorkerPool {
         (defs ??= []).push(task.def);
       }
       if (task.transfers !== undefined) (transfers ??= []).push(...task.transfers);
-      tasks.push(task.id, task.def.id, task.args);
+      tasks.push(task.id, task.def.id, wireArgs(task.args));
     }
     try {
       w.handle.send({ t: 'run', defs, tasks }, transfers);
@@ -273,7 +273,7 @@ export class WorkerPool {
         {
           t: 'run',
           defs: isNew ? [task.def] : undefined,
-          tasks: [task.id, task.def.id, task.args],
+          tasks: [task.id, task.def.id, wireArgs(task.args)],
         },
         task.transfers,
       );
@@ -389,6 +389,24 @@ export class WorkerPool {
       this.#endWorker(w, 'terminate');
     }
   }
+}
+
+/**
+ * A task's arguments as they travel. A `map` chunk of one-argument calls goes
+ * as one flat list, `{ flat }`: cloning 10,000 one-element arrays costs about
+ * ten times as much as cloning one array of 10,000 values. Built by `push`, not
+ * preallocated: V8 clones a holey array several times slower than a packed one.
+ */
+function wireArgs(args: unknown[] | ChunkArgs): unknown[] | ChunkArgs | { flat: unknown[] } {
+  if (Array.isArray(args)) return args;
+  const chunk = args.chunk;
+  const flat: unknown[] = [];
+  for (let i = 0; i < chunk.length; i++) {
+    const one = chunk[i]!;
+    if (one.length !== 1) return args;
+    flat.push(one[0]);
+  }
+  return { flat };
 }
 
 /** The error for a task whose arguments cannot be cloned, naming the first argument that cannot. */

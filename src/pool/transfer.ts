@@ -25,9 +25,10 @@ interface TransferMarker {
 export function transfer<T>(value: T, transferList?: readonly TransferListItem[]): T {
   let list: TransferListItem[];
   if (transferList !== undefined) {
-    if (!Array.isArray(transferList))
+    if (!Array.isArray(transferList as unknown)) {
       throw new TypeError('transfer: transferList must be an array');
-    list = [...transferList];
+    }
+    list = Array.from(transferList);
   } else if (value instanceof ArrayBuffer) {
     list = [value];
   } else if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) {
