@@ -569,11 +569,12 @@ function childOnce(
   nodeArgs: string[],
   library: string,
   mode: string,
+  ts = false,
 ): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [...nodeArgs, STARTUP_SCRIPT, library, mode, String(WORKERS)],
+      [...nodeArgs, STARTUP_SCRIPT, library, mode, String(WORKERS), ...(ts ? ['ts'] : [])],
       { timeout: 60_000 },
       (error, stdout, stderr) => {
         if (error === null) {
@@ -592,17 +593,25 @@ async function child(
   nodeArgs: string[],
   library: string,
   mode: string,
+  ts = false,
 ): Promise<Record<string, number>> {
   try {
-    return await childOnce(nodeArgs, library, mode);
+    return await childOnce(nodeArgs, library, mode, ts);
   } catch (error) {
     console.log(`(retrying once: ${(error as Error).message.trim()})`);
-    return childOnce(nodeArgs, library, mode);
+    return childOnce(nodeArgs, library, mode, ts);
   }
 }
 
 async function startupAndMemory(): Promise<void> {
-  const libraries: { name: string; library: string; args: string[]; ours: boolean }[] = [
+  const tsx = ['--import', 'tsx'];
+  const libraries: {
+    name: string;
+    library: string;
+    args: string[];
+    ours: boolean;
+    ts?: boolean;
+  }[] = [
     { name: 'InterpreterPoolExecutor', library: 'ours-interpreter', args: [], ours: true },
     { name: 'ProcessPoolExecutor', library: 'ours-process', args: [], ours: true },
     { name: 'piscina', library: 'piscina', args: [], ours: false },
@@ -616,16 +625,25 @@ async function startupAndMemory(): Promise<void> {
       ours: false,
     },
     {
-      name: 'InterpreterPoolExecutor, parent under tsx, .ts task',
-      library: 'ours-interpreter-ts',
-      args: ['--import', 'tsx'],
+      name: 'InterpreterPoolExecutor, under tsx',
+      library: 'ours-interpreter',
+      args: tsx,
       ours: true,
     },
     {
-      name: 'ProcessPoolExecutor, parent under tsx, .ts task',
-      library: 'ours-process-ts',
-      args: ['--import', 'tsx'],
+      name: 'InterpreterPoolExecutor, under tsx, .ts task',
+      library: 'ours-interpreter',
+      args: tsx,
       ours: true,
+      ts: true,
+    },
+    { name: 'ProcessPoolExecutor, under tsx', library: 'ours-process', args: tsx, ours: true },
+    {
+      name: 'ProcessPoolExecutor, under tsx, .ts task',
+      library: 'ours-process',
+      args: tsx,
+      ours: true,
+      ts: true,
     },
   ];
   const startup = libraries.map(() => [] as number[]);
@@ -636,6 +654,7 @@ async function startupAndMemory(): Promise<void> {
   }
   for (let run = 0; run < MEMORY_RUNS; run++) {
     for (const [i, l] of libraries.entries()) {
+      if (l.ts === true) continue;
       memory[i]!.push((await child([...l.args, '--expose-gc'], l.library, 'memory')).perWorker!);
     }
   }
@@ -658,24 +677,28 @@ async function startupAndMemory(): Promise<void> {
     ],
     libraries.map((l, i) => {
       const s = median(startup[i]!);
-      const m = median(memory[i]!);
+      const measured = memory[i]!.length > 0;
+      const m = measured ? median(memory[i]!) : NaN;
+      const goal = l.ours && l.args.length === 0;
       return [
         l.name,
         s.toFixed(1),
         formatRatio(s / bestStartup),
-        l.ours && l.args.length === 0 ? yes(s <= bestStartup) : '',
-        (m / MiB).toFixed(1),
-        formatRatio(m / bestMemory),
-        l.ours && l.args.length === 0 ? yes(m <= bestMemory) : '',
+        goal ? yes(s <= bestStartup) : '',
+        measured ? (m / MiB).toFixed(1) : '',
+        measured ? formatRatio(m / bestMemory) : '',
+        goal ? yes(m <= bestMemory) : '',
       ];
     }),
   );
   console.log(
-    `\nOne fresh \`node\` process per measurement (plain node unless marked tsx): create the pool of ` +
-      `${WORKERS}, submit one no-op (ours: a source-shipped \`() => {}\`; tsx rows: a module task from ` +
-      `bench/tasks.ts), await it; median of ${STARTUP_RUNS}. Memory: thread pools, the process's RSS ` +
-      `with ${WORKERS} idle warmed-up workers minus before the pool, / ${WORKERS}; ProcessPoolExecutor, ` +
-      `each child's VmRSS (/proc/<pid>/status) plus the parent's growth / ${WORKERS}; median of ${MEMORY_RUNS}.`,
+    `\nOne fresh \`node\` process per measurement: create a pool of ${WORKERS}, submit one no-op, ` +
+      `await it (ours: a source-shipped \`() => {}\`, or with ".ts task" a module task from ` +
+      `bench/tasks.ts); median of ${STARTUP_RUNS}. "under tsx" rows run \`node --import tsx\`, whose ` +
+      `execArgv our workers inherit. Memory: thread pools, the process's RSS with ${WORKERS} idle ` +
+      `warmed-up workers minus before the pool, / ${WORKERS}; process pools, each child's VmRSS ` +
+      `(/proc/<pid>/status) plus the parent's growth / ${WORKERS}; median of ${MEMORY_RUNS}. ` +
+      `Goals compare plain-node rows with the best thread-pool peer.`,
   );
 }
 

@@ -1,14 +1,14 @@
 // One fresh process per measurement of the pool benchmark's section (e):
-//   node startup.mjs <library> startup  → prints {"ms": <create → first result>}
-//   node --expose-gc startup.mjs <library> memory → prints {"perWorker": <bytes>, ...}
-// The pool has `WORKERS` workers (argv[4], default os.availableParallelism()).
-// Plain JavaScript, so that it runs without tsx; under `node --import tsx` the
-// library `ours-interpreter-ts` / `ours-process-ts` submits a TypeScript module task.
+//   node startup.mjs <library> startup [workers] [ts]  → prints {"ms": <create → first result>}
+//   node --expose-gc startup.mjs <library> memory [workers] → prints {"perWorker": <bytes>, ...}
+// The pool has `workers` workers (default os.availableParallelism()). Plain
+// JavaScript, so that it runs without tsx; with `ts` (under `node --import tsx`)
+// our executors submit a TypeScript module task instead of a source-shipped no-op.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const [library, mode = 'startup', workersArg] = process.argv.slice(2);
+const [library, mode = 'startup', workersArg, tsArg] = process.argv.slice(2);
 const WORKERS = Number(workersArg ?? availableParallelism());
 const here = (file) => new URL(file, import.meta.url);
 
@@ -94,10 +94,10 @@ async function ours(executor, ts) {
   };
 }
 
-const key = library.replace(/-ts$/, '').replace(/-/g, '_');
+const key = library.replace(/-/g, '_');
 const create = LIBRARIES[key];
 if (create === undefined) throw new Error(`startup.mjs: unknown library ${library}`);
-const ts = library.endsWith('-ts');
+const ts = tsArg === 'ts';
 
 if (mode === 'startup') {
   const start = performance.now();

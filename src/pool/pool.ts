@@ -55,6 +55,14 @@ class PoolWorker {
   handed = 0;
   /** running: takes tasks; retiring: done after its last task; closing/killed: exit requested. */
   state: 'running' | 'retiring' | 'closing' | 'killed' = 'running';
+  /**
+   * True when the worker has just shown progress (sent results) or holds
+   * nothing: only then may it be filled to full capacity. A worker that holds
+   * tasks and has said nothing since the last dispatch may be stuck on a long
+   * one, so it gets no more than {@link MIN_AHEAD}: the rest stay queued here,
+   * cancellable, until it reports.
+   */
+  topUp = true;
 }
 
 export class WorkerPool {
@@ -196,19 +204,22 @@ export class WorkerPool {
         this.#taskOver();
         continue;
       }
+      // The least-loaded worker with room; a new one while every worker holds something.
+      const capacity = this.#capacity(task.def);
       let best: PoolWorker | undefined;
       let load = Infinity;
+      let leastLoad = Infinity;
       for (const w of this.#workers) {
-        if (w.state === 'running' && w.inflight.size < load) {
+        if (w.state !== 'running') continue;
+        const held = w.inflight.size;
+        if (held < leastLoad) leastLoad = held;
+        if (held < load && held < (w.topUp || held === 0 ? capacity : MIN_AHEAD)) {
           best = w;
-          load = w.inflight.size;
+          load = held;
         }
       }
-      if (load > 0 && this.#workers.size < maxWorkers) {
-        best = this.#spawn();
-        load = 0;
-      }
-      if (best === undefined || load >= this.#capacity(task.def)) break;
+      if (leastLoad > 0 && this.#workers.size < maxWorkers) best = this.#spawn();
+      if (best === undefined) break;
       queue.shift();
       task.future._claim();
       best.inflight.set(task.id, task);
@@ -218,6 +229,7 @@ export class WorkerPool {
       if (batch === undefined) batches.set(best, [task]);
       else batch.push(task);
     }
+    for (const w of this.#workers) w.topUp = false;
     for (const [w, batch] of batches) this.#handOver(w, batch);
   }
 
@@ -326,6 +338,7 @@ export class WorkerPool {
       this.#taskOver();
     }
     this.#deaths = 0;
+    w.topUp = true;
     if (w.state === 'retiring' && w.inflight.size === 0) this.#endWorker(w, 'close');
     if (this.#queue.length > 0) this.#dispatch();
   }

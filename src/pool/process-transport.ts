@@ -29,7 +29,21 @@ export function processTransport(options: ProcessTransportOptions): Transport {
     child.on('message', (message) => events.onMessage(message as WorkerMessage));
     // 'error' means the process could not be spawned, signalled or written to.
     child.on('error', (e) => (error ??= e));
-    child.on('exit', (code, signal) => events.onExit({ code, signal, error }));
+    // 'exit' can come before the last messages have been read from the IPC pipe:
+    // report the exit only once the channel is closed too, so that no result is lost.
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let channelOpen = child.connected;
+    const report = (): void => {
+      if (exit !== undefined && !channelOpen) events.onExit({ ...exit, error });
+    };
+    child.on('disconnect', () => {
+      channelOpen = false;
+      report();
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      report();
+    });
     return {
       label: `child process ${child.pid ?? '(not started)'}`,
       send: (message) => void child.send(message),

@@ -275,6 +275,9 @@ function onMessage(message: ParentMessage): void {
   }
 }
 
+// A task that calls process.exit() must not take the results already settled with it.
+process.on('exit', flush);
+
 if (isMainThread) {
   process.on('message', onMessage);
   // The parent is gone: nobody can receive results any more.
