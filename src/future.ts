@@ -89,7 +89,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #failed = false;
   // Typed loosely so that Future<T> stays covariant (a Future<number> is a Future<unknown>).
   #callbacks: ((future: never) => unknown)[] | undefined = undefined;
-  #waiters: Waiter[] | undefined = undefined;
+  /** One waiter is stored as is: most futures have one (`wait`, `asCompleted`) or none. */
+  #waiters: Waiter | Waiter[] | undefined = undefined;
   /** Wake-ups for `result(timeout)` and `exception(timeout)` calls that are waiting. */
   #wakeups: (() => void)[] | undefined = undefined;
   #promise: Promise<T> | undefined = undefined;
@@ -179,8 +180,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
     if (this.#state === 'CANCELLED') {
       this.#state = 'CANCELLED_AND_NOTIFIED';
-      const waiters = this.#waiters;
-      if (waiters !== undefined) for (const w of waiters.slice()) w.addCancelled(this);
+      this.#notify('addCancelled');
       return false;
     }
     throw new RuntimeError(`Future in unexpected state: ${String(this)}`);
@@ -191,8 +191,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#checkNotDone();
     this.#result = value;
     this.#state = 'FINISHED';
-    const waiters = this.#waiters;
-    if (waiters !== undefined) for (const w of waiters.slice()) w.addResult(this);
+    this.#notify('addResult');
     this.#finish();
   }
 
@@ -205,8 +204,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#exception = error;
     this.#failed = true;
     this.#state = 'FINISHED';
-    const waiters = this.#waiters;
-    if (waiters !== undefined) for (const w of waiters.slice()) w.addException(this);
+    this.#notify('addException');
     this.#finish();
   }
 
@@ -238,15 +236,30 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** @internal */
   _addWaiter(waiter: Waiter): void {
-    (this.#waiters ??= []).push(waiter);
+    const waiters = this.#waiters;
+    if (waiters === undefined) this.#waiters = waiter;
+    else if (Array.isArray(waiters)) waiters.push(waiter);
+    else this.#waiters = [waiters, waiter];
   }
 
   /** @internal */
   _removeWaiter(waiter: Waiter): void {
     const waiters = this.#waiters;
+    if (waiters === waiter) {
+      this.#waiters = undefined;
+    } else if (Array.isArray(waiters)) {
+      const i = waiters.indexOf(waiter);
+      if (i !== -1) waiters.splice(i, 1);
+    }
+  }
+
+  /** Tells every waiter once: each state change that notifies is final, so the list is dropped. */
+  #notify(event: keyof Waiter): void {
+    const waiters = this.#waiters;
     if (waiters === undefined) return;
-    const i = waiters.indexOf(waiter);
-    if (i !== -1) waiters.splice(i, 1);
+    this.#waiters = undefined;
+    if (Array.isArray(waiters)) for (const w of waiters) w[event](this);
+    else waiters[event](this);
   }
 
   /** `await future`: the result, or the call's error, or `CancelledError`. */

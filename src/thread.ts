@@ -139,9 +139,8 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
         this.#settled();
       }
     }
-    if (wait && this.#pending > 0) {
-      await new Promise<void>((resolve) => this.#drained.push(resolve));
-    }
+    if (this.#pending === 0) this.#keepAlive.dispose();
+    else if (wait) await new Promise<void>((resolve) => this.#drained.push(resolve));
   }
 
   /** Starts a worker's loop on a later microtask: `submit` never runs the call itself. */
@@ -197,7 +196,8 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   /** One queued or running call is over. */
   #settled(): void {
     if (--this.#pending > 0) return;
-    this.#keepAlive.release();
+    if (this.#shutdown || this.#broken !== undefined) this.#keepAlive.dispose();
+    else this.#keepAlive.release();
     const drained = this.#drained;
     this.#drained = [];
     for (const resolve of drained) resolve();

@@ -140,24 +140,27 @@ export function wait<F extends Future<unknown>>(
       if (finished) return;
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
-      for (const f of pending) f._removeWaiter(waiter);
+      if (remaining === 0) {
+        // Every future notified us (and dropped its waiters as it did): all done.
+        resolve({ done: all, notDone: new Set<F>() });
+        return;
+      }
+      // Notifications are synchronous, so "complete now" is "notified us".
+      for (const f of pending) {
+        f._removeWaiter(waiter);
+        if (isComplete(f)) done.add(f);
+      }
       resolve(split());
     };
-    const countDown = (f: Future<unknown>): void => {
-      done.add(f as F);
-      remaining--;
-      if (returnWhen === FIRST_COMPLETED || remaining === 0) finish();
+    const countDown = (): void => {
+      if (--remaining === 0 || returnWhen === FIRST_COMPLETED) finish();
     };
     const waiter: Waiter = {
       addResult: countDown,
       addCancelled: countDown,
-      addException(f) {
-        if (returnWhen === FIRST_EXCEPTION) {
-          done.add(f as F);
-          finish();
-        } else {
-          countDown(f);
-        }
+      addException() {
+        remaining--;
+        if (returnWhen !== ALL_COMPLETED || remaining === 0) finish();
       },
     };
     for (const f of pending) f._addWaiter(waiter);

@@ -202,14 +202,23 @@ function runChunk(fn: Fn, args: WireChunk): unknown {
  */
 const PARTIAL_FLUSH_MS = 5;
 
+/**
+ * Milliseconds from the monotonic clock. `process.hrtime()` costs no more than
+ * `performance.now()`, whose first use loads perf_hooks: about 0.1 MiB more per worker.
+ */
+function now(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
+
 function runBatch(tasks: unknown[]): void {
-  let start = performance.now();
+  let start = now();
   for (let i = 0; i < tasks.length; i += 3) {
     if (i > 0 && results.length > 0) {
-      const now = performance.now();
-      if (now - start >= PARTIAL_FLUSH_MS) {
-        busy += now - start;
-        start = now;
+      const time = now();
+      if (time - start >= PARTIAL_FLUSH_MS) {
+        busy += time - start;
+        start = time;
         flush();
       }
     }
@@ -232,7 +241,7 @@ function runBatch(tasks: unknown[]): void {
       );
     }
   }
-  busy += performance.now() - start;
+  busy += now() - start;
 }
 
 /** Run messages that arrive while the initializer is still running wait here. */
