@@ -121,7 +121,12 @@ export function runFixture(
   args: string[] = [],
   killAfterMs = 30_000,
 ): Promise<FixtureRun> {
-  const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+  return runScriptFile(new URL(`./fixtures/${name}`, import.meta.url), args, killAfterMs);
+}
+
+/** Runs a TypeScript script in a child Node process (through tsx), killed after `killAfterMs`. */
+export function runScriptFile(url: URL, args: string[], killAfterMs: number): Promise<FixtureRun> {
+  const script = fileURLToPath(url);
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {

@@ -4,11 +4,10 @@
  * runner for child scripts. Nothing here sleeps to "let things happen".
  */
 
-import { spawn } from 'node:child_process';
+import { runScriptFile, type FixtureRun } from '../helpers.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   BrokenInterpreterPool,
   BrokenProcessPool,
@@ -181,13 +180,7 @@ export function processExists(pid: number): boolean {
   }
 }
 
-export interface ScriptRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+export type ScriptRun = FixtureRun;
 
 /**
  * Runs `test/pool/fixtures/<name>` in a child Node process through tsx, killing
@@ -199,24 +192,5 @@ export function runScript(
   args: string[] = [],
   killAfterMs = 45_000,
 ): Promise<ScriptRun> {
-  const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', (error) => {
-      clearTimeout(killer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
-    });
-  });
+  return runScriptFile(new URL(`./fixtures/${name}`, import.meta.url), args, killAfterMs);
 }
