@@ -262,7 +262,9 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
           }
           argsList.push(args);
         }
-        if (this.#finished) return;
+        // Closed after iteration started: what is buffered was cancelled, so stop here.
+        // Closed before it started: nothing is cancelled, so what was read still runs.
+        if (this.#finished && this.#started) return;
         if (argsList.length > 0) {
           this.#buffer.push(
             this.#chunked

@@ -376,6 +376,34 @@ void describe('Executor.map', { timeout: 20_000 }, () => {
   });
 
   void describe('async iterables', () => {
+    void it('closed before iteration started: stops reading, but what it read still runs', async () => {
+      const ex = new RecordingExecutor({ maxWorkers: 2 });
+      const items = [gate<number>(), gate<number>(), gate<number>()];
+      let reads = 0;
+      async function* source(): AsyncGenerator<number> {
+        for (const g of items) {
+          reads++;
+          yield await g.promise;
+        }
+      }
+      const ran: number[] = [];
+      const results = ex.map((x: number) => void ran.push(x), source());
+      items[0]!.open(10);
+      await until(() => ran.length === 1);
+      // The reader now waits for the second item; close the map before iterating it.
+      assert.equal(reads, 2);
+      await results.return!();
+      items[1]!.open(20);
+      await until(() => ran.length === 2);
+      await ex.shutdown();
+      assert.deepEqual(ran, [10, 20], 'the item read before the close was submitted and ran');
+      assert.equal(reads, 2, 'nothing is read after the close');
+      assert.ok(
+        ex.futures.every((f) => !f.cancelled()),
+        'an unstarted map cancels nothing',
+      );
+    });
+
     void it('are read from the call on, and submitted as items arrive, even if never iterated', async () => {
       const ex = new RecordingExecutor({ maxWorkers: 2 });
       const items = [gate<number>(), gate<number>()];
