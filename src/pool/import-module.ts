@@ -5,19 +5,18 @@
  * the TypeScript twin (`.ts`, `.mts`, `.cts`) when the `.js` file does not exist.
  */
 
-import { isMainThread } from 'node:worker_threads';
+import { TSX_ENV } from './transport.js';
 
 const TWINS: Record<string, string> = { '.js': '.ts', '.mjs': '.mts', '.cjs': '.cts' };
 
 export async function importModule(url: string): Promise<Record<string, unknown>> {
-  if (/\.[cm]?ts$/.test(url)) await ensureTypeScript();
+  await ensureTypeScript();
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     const ext = /\.[cm]?js$/.exec(url)?.[0];
     if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND' || ext === undefined)
       throw error;
-    await ensureTypeScript();
     try {
       return (await import(url.slice(0, -ext.length) + TWINS[ext])) as Record<string, unknown>;
     } catch {
@@ -29,15 +28,14 @@ export async function importModule(url: string): Promise<Record<string, unknown>
 let typeScriptReady: Promise<void> | undefined;
 
 /**
- * On Node 20 a worker thread does not inherit the module hooks that
- * `--import tsx` installs in the main thread (nodejs/node#47747), so a worker
- * of a parent running under tsx registers tsx's hooks itself, once, and only
- * when it first meets a TypeScript module. Child processes run `--import` as usual.
+ * A worker of a parent running under tsx starts without tsx's flags (see
+ * `workerExecArgv`; on Node 20 its hooks would not reach a worker thread
+ * anyway, nodejs/node#47747): it registers tsx's hooks itself, once, before
+ * its first task module import, so TypeScript task modules and their imports load.
  */
 function ensureTypeScript(): Promise<void> {
-  if (isMainThread) return Promise.resolve();
   return (typeScriptReady ??= (async () => {
-    if (!process.execArgv.some((arg) => /(^|[/\\])tsx([/\\]|$)/.test(arg))) return;
+    if (process.env[TSX_ENV] !== '1') return;
     const specifier = 'tsx/esm/api';
     try {
       const api = (await import(specifier)) as { register(): unknown };

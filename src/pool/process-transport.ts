@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
 import type { WorkerMessage } from './protocol.js';
-import { WORKER_ENTRY, type Transport } from './transport.js';
+import { WORKER_ENTRY, workerExecArgv, type Transport } from './transport.js';
 
 export interface ProcessTransportOptions {
   readonly execArgv: string[] | undefined;
@@ -18,12 +18,13 @@ export interface ProcessTransportOptions {
 const ENTRY_PATH = fileURLToPath(WORKER_ENTRY);
 
 export function processTransport(options: ProcessTransportOptions): Transport {
+  const { execArgv, env } = workerExecArgv(options.execArgv, options.env);
   return (events) => {
     const child = fork(ENTRY_PATH, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      ...(options.execArgv !== undefined && { execArgv: options.execArgv }),
-      ...(options.env !== undefined && { env: options.env }),
+      execArgv,
+      ...(env !== undefined && { env }),
     });
     let error: unknown;
     child.on('message', (message) => events.onMessage(message as WorkerMessage));

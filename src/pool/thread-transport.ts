@@ -2,7 +2,7 @@
 
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { WorkerMessage } from './protocol.js';
-import { WORKER_ENTRY, type Transport } from './transport.js';
+import { WORKER_ENTRY, workerExecArgv, type Transport } from './transport.js';
 
 export interface ThreadTransportOptions {
   readonly resourceLimits: ResourceLimits | undefined;
@@ -11,11 +11,12 @@ export interface ThreadTransportOptions {
 }
 
 export function threadTransport(options: ThreadTransportOptions): Transport {
+  const { execArgv, env } = workerExecArgv(options.execArgv, options.env);
   return (events) => {
     const worker = new Worker(WORKER_ENTRY, {
       resourceLimits: options.resourceLimits,
-      ...(options.execArgv !== undefined && { execArgv: options.execArgv }),
-      ...(options.env !== undefined && { env: options.env }),
+      execArgv,
+      ...(env !== undefined && { env }),
     });
     let error: unknown;
     worker.on('message', (message: WorkerMessage) => events.onMessage(message));
