@@ -6,7 +6,7 @@
  */
 
 import type { Future } from './future.js';
-import { MapIterator, type MapSource } from './map.js';
+import { MapIterator, type MapChunk, type MapSource } from './map.js';
 import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
 
 /** Options of {@link Executor.map}. */
@@ -110,7 +110,7 @@ export abstract class Executor {
    * @internal Submits a chunk of argument lists as one task whose result is the
    * list of results. Executors that gain nothing from chunking leave it out.
    */
-  _submitChunk?(fn: TaskFunction, argsList: unknown[][]): Future<unknown[]>;
+  _submitChunk?(fn: TaskFunction, chunk: MapChunk): Future<unknown[]>;
 
   /** `await using executor = ...`: shuts down and waits for pending work on leaving the block. */
   [Symbol.asyncDispose](): Promise<void> {

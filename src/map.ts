@@ -11,10 +11,17 @@ import { Queue } from './queue.js';
 
 export type MapSource = Iterable<unknown> | AsyncIterable<unknown>;
 
+/**
+ * A chunk of `map` inputs submitted as one task: one argument list per call,
+ * or, over a single input, the items themselves (`flat`). Cloning one array of
+ * 10,000 values is about ten times cheaper than 10,000 one-element arrays.
+ */
+export type MapChunk = { readonly chunk: unknown[][] } | { readonly flat: unknown[] };
+
 /** What `MapIterator` needs of its executor (kept structural to avoid an import cycle). */
 export interface MapSubmitter {
   submit(fn: (...args: unknown[]) => unknown, ...args: unknown[]): Future<unknown>;
-  _submitChunk?(fn: (...args: unknown[]) => unknown, argsList: unknown[][]): Future<unknown[]>;
+  _submitChunk?(fn: (...args: unknown[]) => unknown, chunk: MapChunk): Future<unknown[]>;
 }
 
 export interface MapConfig {
@@ -205,14 +212,32 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
       this.#buffer.push(this.#executor.submit(this.#fn, ...args));
       return true;
     }
-    const argsList: unknown[][] = [];
-    while (argsList.length < this.#config.chunksize) {
-      const args = this.#readSync();
-      if (args === undefined) break;
-      argsList.push(args);
+    const size = this.#config.chunksize;
+    let chunk: MapChunk;
+    if (this.#iterators.length === 1) {
+      const iterator = this.#iterators[0] as Iterator<unknown>;
+      const flat: unknown[] = [];
+      while (flat.length < size) {
+        const r = iterator.next();
+        if (r.done === true) {
+          this.#sourceDone = true;
+          break;
+        }
+        flat.push(r.value);
+      }
+      if (flat.length === 0) return false;
+      chunk = { flat };
+    } else {
+      const argsList: unknown[][] = [];
+      while (argsList.length < size) {
+        const args = this.#readSync();
+        if (args === undefined) break;
+        argsList.push(args);
+      }
+      if (argsList.length === 0) return false;
+      chunk = { chunk: argsList };
     }
-    if (argsList.length === 0) return false;
-    this.#buffer.push(this.#executor._submitChunk!(this.#fn, argsList));
+    this.#buffer.push(this.#executor._submitChunk!(this.#fn, chunk));
     return true;
   }
 
@@ -268,7 +293,12 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
         if (argsList.length > 0) {
           this.#buffer.push(
             this.#chunked
-              ? this.#executor._submitChunk!(this.#fn, argsList)
+              ? this.#executor._submitChunk!(
+                  this.#fn,
+                  this.#iterators.length === 1
+                    ? { flat: argsList.map((args) => args[0]) }
+                    : { chunk: argsList },
+                )
               : this.#executor.submit(this.#fn, ...argsList[0]!),
           );
           this.#wakeConsumer?.();

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import type { Future } from './future.js';
+import type { MapChunk } from './map.js';
 import { functionDef } from './pool/functions.js';
 import { WorkerPool, type BrokenErrorClass } from './pool/pool.js';
 import { takeTransfer } from './pool/transfer.js';
@@ -102,15 +103,19 @@ export abstract class ParallelExecutor extends Executor {
   }
 
   /** @internal One `map` chunk: one message, one worker, a list of results. */
-  override _submitChunk(fn: TaskFunction, argsList: unknown[][]): Future<unknown[]> {
+  override _submitChunk(fn: TaskFunction, chunk: MapChunk): Future<unknown[]> {
     const def = functionDef(fn, 'map: fn');
     this.#checkOpen();
     let transfers: TransferListItem[] | undefined;
-    for (const args of argsList) {
-      const more = unwrapTransfers(args);
-      if (more !== undefined) (transfers ??= []).push(...more);
+    if ('flat' in chunk) {
+      transfers = unwrapTransfers(chunk.flat);
+    } else {
+      for (const args of chunk.chunk) {
+        const more = unwrapTransfers(args);
+        if (more !== undefined) (transfers ??= []).push(...more);
+      }
     }
-    return this.#pool.submit(def, { chunk: argsList }, transfers) as Future<unknown[]>;
+    return this.#pool.submit(def, chunk, transfers) as Future<unknown[]>;
   }
 
   override shutdown(options?: ShutdownOptions): Promise<void> {

@@ -267,7 +267,7 @@ export class WorkerPool {
         (defs ??= []).push(task.def);
       }
       if (task.transfers !== undefined) (transfers ??= []).push(...task.transfers);
-      tasks.push(task.id, task.def.id, wireArgs(task.args));
+      tasks.push(task.id, task.def.id, task.args);
     }
     try {
       w.handle.send({ t: 'run', defs, tasks }, transfers);
@@ -285,7 +285,7 @@ export class WorkerPool {
         {
           t: 'run',
           defs: isNew ? [task.def] : undefined,
-          tasks: [task.id, task.def.id, wireArgs(task.args)],
+          tasks: [task.id, task.def.id, task.args],
         },
         task.transfers,
       );
@@ -404,35 +404,22 @@ export class WorkerPool {
   }
 }
 
-/**
- * A task's arguments as they travel. A `map` chunk of one-argument calls goes
- * as one flat list, `{ flat }`: cloning 10,000 one-element arrays costs about
- * ten times as much as cloning one array of 10,000 values. Built by `push`, not
- * preallocated: V8 clones a holey array several times slower than a packed one.
- */
-function wireArgs(args: unknown[] | ChunkArgs): unknown[] | ChunkArgs | { flat: unknown[] } {
-  if (Array.isArray(args)) return args;
-  const chunk = args.chunk;
-  const flat: unknown[] = [];
-  for (let i = 0; i < chunk.length; i++) {
-    const one = chunk[i]!;
-    if (one.length !== 1) return args;
-    flat.push(one[0]);
-  }
-  return { flat };
-}
-
 /** The error for a task whose arguments cannot be cloned, naming the first argument that cannot. */
 function cloneError(handle: WorkerHandle, task: PoolTask, error: unknown): TypeError {
   const reason = (error as Error | undefined)?.message ?? String(error);
-  const lists = Array.isArray(task.args) ? [task.args] : task.args.chunk;
+  const args = task.args;
+  const lists = Array.isArray(args)
+    ? [args]
+    : 'flat' in args
+      ? args.flat.map((x) => [x])
+      : args.chunk;
   for (let item = 0; item < lists.length; item++) {
-    const args = lists[item]!;
-    for (let i = 0; i < args.length; i++) {
+    const list = lists[item]!;
+    for (let i = 0; i < list.length; i++) {
       try {
-        handle.checkCloneable(args[i]);
+        handle.checkCloneable(list[i]);
       } catch (argError) {
-        const where = Array.isArray(task.args)
+        const where = Array.isArray(args)
           ? ''
           : ` of item ${item} (counting from 0) of its map chunk`;
         return new TypeError(

@@ -5,6 +5,7 @@
  * task handed over in a tick, and cloning a flat array is markedly cheaper.
  */
 
+import type { MapChunk } from '../map.js';
 import type { WireError } from './wire-error.js';
 
 /** How a worker finds a task's function: its source text, or a module export. */
@@ -12,10 +13,8 @@ export type FunctionDef =
   | { readonly id: number; readonly kind: 'source'; readonly name: string; readonly source: string }
   | { readonly id: number; readonly kind: 'module'; readonly name: string; readonly url: string };
 
-/** A chunk of `map`: the function is called once per argument list, results come back as a list. */
-export interface ChunkArgs {
-  readonly chunk: unknown[][];
-}
+/** A chunk of `map`: the function is called once per item, results come back as a list. */
+export type ChunkArgs = MapChunk;
 
 /** Parent → worker. */
 export type ParentMessage =

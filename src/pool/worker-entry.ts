@@ -9,6 +9,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import {
   FAILED,
+  type ChunkArgs,
   OK,
   type FunctionDef,
   type ParentMessage,
@@ -155,7 +156,7 @@ function runWith(fn: Fn, id: number, fnId: number, args: unknown): void {
   try {
     const value = Array.isArray(args)
       ? fn(...(args as unknown[]))
-      : runChunk(fn, args as WireChunk);
+      : runChunk(fn, args as ChunkArgs);
     if (
       value !== null &&
       typeof value === 'object' &&
@@ -173,11 +174,8 @@ function runWith(fn: Fn, id: number, fnId: number, args: unknown): void {
   }
 }
 
-/** A `map` chunk as it travels: argument lists, or one argument per call as a flat list. */
-type WireChunk = { readonly chunk: unknown[][] } | { readonly flat: unknown[] };
-
 /** A chunk of `map`: one call per item, in order; async results are awaited together. */
-function runChunk(fn: Fn, args: WireChunk): unknown {
+function runChunk(fn: Fn, args: ChunkArgs): unknown {
   // Built by push, not preallocated (as Array.prototype.map does): V8 clones a
   // packed array several times faster than a holey one.
   const out: unknown[] = [];
