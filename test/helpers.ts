@@ -125,11 +125,16 @@ export function runFixture(
 }
 
 /** Runs a TypeScript script in a child Node process (through tsx), killed after `killAfterMs`. */
-export function runScriptFile(url: URL, args: string[], killAfterMs: number): Promise<FixtureRun> {
+export function runScriptFile(
+  url: URL,
+  args: string[],
+  killAfterMs: number,
+  nodeArgs: string[] = [],
+): Promise<FixtureRun> {
   const script = fileURLToPath(url);
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

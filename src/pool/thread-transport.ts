@@ -11,13 +11,34 @@ export interface ThreadTransportOptions {
 }
 
 export function threadTransport(options: ThreadTransportOptions): Transport {
-  const { execArgv, env } = workerExecArgv(options.execArgv, options.env);
-  return (events) => {
-    const worker = new Worker(WORKER_ENTRY, {
-      resourceLimits: options.resourceLimits,
-      execArgv,
-      ...(env !== undefined && { env }),
+  const derived = workerExecArgv(options.execArgv, options.env);
+  // Inherited Node options may include some a Worker refuses when given explicitly
+  // (V8 flags such as --expose-gc): then the worker simply inherits them, tsx included
+  // (and still registers tsx's hooks itself, which on Node 20 it has to anyway).
+  let inherit =
+    options.execArgv === undefined && derived.execArgv.length === process.execArgv.length;
+  const start = (): Worker => {
+    const resourceLimits = options.resourceLimits;
+    if (!inherit) {
+      try {
+        return new Worker(WORKER_ENTRY, {
+          resourceLimits,
+          execArgv: derived.execArgv,
+          ...(derived.env !== undefined && { env: derived.env }),
+        });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+        if (options.execArgv !== undefined) throw error;
+        inherit = true;
+      }
+    }
+    return new Worker(WORKER_ENTRY, {
+      resourceLimits,
+      ...(derived.env !== undefined && { env: derived.env }),
     });
+  };
+  return (events) => {
+    const worker = start();
     let error: unknown;
     worker.on('message', (message: WorkerMessage) => events.onMessage(message));
     // An uncaught error in the worker arrives here, just before 'exit'.

@@ -191,6 +191,7 @@ export function runScript(
   name: string,
   args: string[] = [],
   killAfterMs = 45_000,
+  nodeArgs: string[] = [],
 ): Promise<ScriptRun> {
-  return runScriptFile(new URL(`./fixtures/${name}`, import.meta.url), args, killAfterMs);
+  return runScriptFile(new URL(`./fixtures/${name}`, import.meta.url), args, killAfterMs, nodeArgs);
 }

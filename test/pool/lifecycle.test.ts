@@ -477,3 +477,16 @@ void describe('a script that never calls shutdown', () => {
     },
   );
 });
+
+void describe("workers and the parent's Node options", () => {
+  void it(
+    'TypeScript module tasks load under tsx even with a V8 flag a Worker refuses (--expose-gc)',
+    { timeout: TIMEOUT },
+    async () => {
+      const run = await runScript('node-flags.ts', [], 45_000, ['--expose-gc']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^InterpreterPoolExecutor 5$/m);
+      assert.match(run.stdout, /^ProcessPoolExecutor 5$/m);
+    },
+  );
+});
