@@ -4,7 +4,9 @@
  * runner for child scripts. Nothing here sleeps to "let things happen".
  */
 
-import { runScriptFile, type FixtureRun } from '../helpers.js';
+import { rejection, runScriptFile, type FixtureRun } from '../helpers.js';
+
+export { rejection };
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,20 +156,6 @@ const latchDirs = new Set<string>();
 process.once('exit', () => {
   for (const dir of latchDirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/**
- * The reason `promise` rejects with; fails if it resolves. Unlike
- * `assert.rejects`, works for any rejection value (`undefined`, `42`).
- */
-export async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error(`expected a rejection, got a value: ${String(value)}`);
-}
 
 /** True if a process with this id exists (signal 0 probes without sending anything). */
 export function processExists(pid: number): boolean {
