@@ -183,3 +183,12 @@ export function runScript(
 ): Promise<ScriptRun> {
   return runScriptFile(new URL(`./fixtures/${name}`, import.meta.url), args, killAfterMs, nodeArgs);
 }
+
+/** The OS threads of this process (Linux), or undefined where /proc is not there. */
+export function osThreads(): number | undefined {
+  try {
+    return Number(/^Threads:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
