@@ -42,8 +42,4 @@ export class Queue<T> {
     this.#head = 0;
     return rest;
   }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as T;
-  }
 }
