@@ -7,9 +7,14 @@ import {
   CancelledError,
   Executor,
   Future,
+  InterpreterPoolExecutor,
+  ProcessPoolExecutor,
   RuntimeError,
+  taskModule,
   ThreadPoolExecutor,
   wait,
+  type ParallelExecutorOptions,
+  type ThreadPoolExecutorOptions,
 } from 'concurrent-futures';
 import {
   gate,
@@ -605,5 +610,34 @@ void describe('ThreadPoolExecutor: process lifetime', { timeout: 60_000 }, () =>
     assert.equal(run.signal, null, 'exited on its own instead of being killed');
     assert.equal(run.code, 0);
     assert.deepEqual(run.stdout.trim().split('\n'), ['work done', 'cancelled done', 'main done']);
+  });
+});
+
+void describe('ThreadPoolExecutor: module tasks and options', { timeout: 20_000 }, () => {
+  void it('runs a taskModule reference in this process, typed as the export', async () => {
+    const tasks = taskModule<typeof import('./pool/fixtures/tasks.js')>(
+      new URL('./pool/fixtures/tasks.js', import.meta.url),
+    );
+    await using ex = new ThreadPoolExecutor({ maxWorkers: 2 });
+    const sum: Future<number> = ex.submit(tasks.add, 40, 2);
+    assert.equal(await sum, 42);
+    const doubled: number[] = [];
+    for await (const x of ex.map(tasks.double, [1, 2, 3])) doubled.push(x);
+    assert.deepEqual(doubled, [2, 4, 6]);
+  });
+
+  void it('rejects an unknown option, naming it', () => {
+    assert.throws(
+      () => new ThreadPoolExecutor({ maxWorker: 2 } as unknown as ThreadPoolExecutorOptions),
+      (error: unknown) =>
+        error instanceof TypeError && /unknown option 'maxWorker'/.test(error.message),
+    );
+    for (const Executor of [InterpreterPoolExecutor, ProcessPoolExecutor]) {
+      assert.throws(
+        () => new Executor({ threadNamePrefix: 'x' } as unknown as ParallelExecutorOptions),
+        (error: unknown) =>
+          error instanceof TypeError && /unknown option 'threadNamePrefix'/.test(error.message),
+      );
+    }
   });
 });
