@@ -8,6 +8,7 @@
  */
 
 import { CancelledError, InvalidStateError, RuntimeError, TimeoutError } from './errors.js';
+import { isThenable } from './thenable.js';
 import { checkTimeout } from './validate.js';
 
 /** The five states of a future, spelled as in CPython. */
@@ -63,15 +64,6 @@ function describeValue(value: unknown): string {
   if (typeof value !== 'object' && typeof value !== 'function') return typeof value;
   const ctor = (value as { constructor?: { name?: unknown } }).constructor;
   return typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'Object';
-}
-
-/** @internal True for promises and other objects with a `then` method. */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 let nextFutureId = 1;
@@ -232,6 +224,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (!this.cancel()) return false;
     if (this.#state === 'CANCELLED') this.setRunningOrNotifyCancel();
     return true;
+  }
+
+  /**
+   * @internal For executors: stores the outcome of a RUNNING future's call.
+   * Does nothing if the future was settled by hand meanwhile (`setResult` on an
+   * executor's future is allowed): the first outcome stands.
+   */
+  _settle(failed: boolean, value: unknown): void {
+    if (this.#state !== 'RUNNING') return;
+    if (failed) this.setException(value);
+    else this.setResult(value as T);
   }
 
   /** @internal */

@@ -103,12 +103,8 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
     if (!this.#stepping && this.#queuedSteps === 0) {
       // Fast path: the next result is already here, in the chunk being yielded
       // (`#chunk` is set only by a started step, and cleared by `#finish`).
-      const chunk = this.#chunk;
-      if (chunk !== undefined) {
-        const value = chunk[this.#chunkIndex];
-        chunk[this.#chunkIndex++] = undefined;
-        if (this.#chunkIndex >= chunk.length) this.#chunk = undefined;
-        return (this.#last = Promise.resolve({ done: false, value }));
+      if (this.#chunk !== undefined) {
+        return (this.#last = Promise.resolve({ done: false, value: this.#nextFromChunk() }));
       }
       return (this.#last = this.#step());
     }
@@ -136,13 +132,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
       for (;;) {
         if (this.#finished) return DONE;
         this.#started = true;
-        const chunk = this.#chunk;
-        if (chunk !== undefined) {
-          const value = chunk[this.#chunkIndex];
-          chunk[this.#chunkIndex++] = undefined;
-          if (this.#chunkIndex >= chunk.length) this.#chunk = undefined;
-          return { done: false, value };
-        }
+        if (this.#chunk !== undefined) return { done: false, value: this.#nextFromChunk() };
         if (!this.#async && this.#config.buffersize !== undefined) {
           try {
             this.#submitSync();
@@ -192,15 +182,21 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
         const results = value as unknown[];
         if (results.length === 0) continue;
         this.#chunk = results;
-        this.#chunkIndex = 1;
-        if (results.length === 1) this.#chunk = undefined;
-        const first = results[0];
-        results[0] = undefined;
-        return { done: false, value: first };
+        this.#chunkIndex = 0;
+        return { done: false, value: this.#nextFromChunk() };
       }
     } finally {
       this.#stepping = false;
     }
+  }
+
+  /** The next item of the chunk being yielded; the chunk lets go of it (no reference to yielded results). */
+  #nextFromChunk(): unknown {
+    const chunk = this.#chunk!;
+    const value = chunk[this.#chunkIndex];
+    chunk[this.#chunkIndex++] = undefined;
+    if (this.#chunkIndex >= chunk.length) this.#chunk = undefined;
+    return value;
   }
 
   /** Reads one argument list (or a chunk of them) from sync inputs and submits it; false once exhausted. */

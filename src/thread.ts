@@ -10,7 +10,8 @@
 import { availableParallelism } from 'node:os';
 import { BrokenThreadPool, RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
-import { Future, isThenable } from './future.js';
+import { Future } from './future.js';
+import { isThenable } from './thenable.js';
 import { CallQueue } from './call-queue.js';
 import { KeepAlive } from './keep-alive.js';
 import { localCallable, taskRefOf } from './task-module.js';
@@ -183,9 +184,9 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       if (future._claim()) {
         try {
           const value = argc === 0 ? fn() : argc === 1 ? fn(arg) : fn(...(arg as unknown[]));
-          settle(future, true, isThenable(value) ? await value : value);
+          future._settle(false, isThenable(value) ? await value : value);
         } catch (error) {
-          settle(future, false, error);
+          future._settle(true, error);
         }
       }
       this.#settled();
@@ -214,11 +215,4 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       this.#settled();
     }
   }
-}
-
-/** Settles a running future, unless somebody else already did (a user may call `setResult` too). */
-function settle(future: Future<unknown>, ok: boolean, value: unknown): void {
-  if (future._state !== 'RUNNING') return;
-  if (ok) future.setResult(value);
-  else future.setException(value);
 }

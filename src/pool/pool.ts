@@ -15,7 +15,7 @@ import { Future } from '../future.js';
 import { Queue } from '../queue.js';
 import { FAILED, type ChunkArgs, type FunctionDef, type WorkerMessage } from './protocol.js';
 import type { ExitInfo, Transport, WorkerHandle } from './transport.js';
-import { decodeError } from './wire-error.js';
+import { decodeError, type WireError } from './wire-error.js';
 
 /** Consecutive worker deaths, with no task completed in between, that break the pool. */
 export const CRASH_LOOP_LIMIT = 3;
@@ -328,13 +328,9 @@ export class WorkerPool {
         const old = this.#taskMs.get(measured.id);
         this.#taskMs.set(measured.id, old === undefined ? sample : old * 0.7 + sample * 0.3);
       }
-      const future = task.future;
-      // The future may have been settled by hand (setResult on an executor's future); keep that outcome.
-      if (future._state === 'RUNNING') {
-        const value = results[i + 2];
-        if (results[i + 1] === FAILED) future.setException(decodeError(value as never));
-        else future.setResult(value);
-      }
+      const failed = results[i + 1] === FAILED;
+      const value = results[i + 2];
+      task.future._settle(failed, failed ? decodeError(value as WireError) : value);
       this.#taskOver();
     }
     this.#deaths = 0;
@@ -361,22 +357,21 @@ export class WorkerPool {
         );
       }
     }
-    if (this.#queue.length > 0 && this.#broken === undefined) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatch();
     this.#checkAllExited();
   }
 
   #failHeld(w: PoolWorker, makeError: () => BrokenExecutor): void {
     for (const task of w.inflight.values()) {
-      if (task.future._state === 'RUNNING') task.future.setException(makeError());
+      task.future._settle(true, makeError());
       this.#taskOver();
     }
     w.inflight.clear();
   }
 
   #endWorker(w: PoolWorker, mode: 'close' | 'terminate' | 'kill'): void {
-    if (w.state === 'closing' || w.state === 'killed') {
-      if (mode === 'close') return;
-    }
+    // A worker already asked to exit may still be killed, but is not asked twice to close.
+    if (mode === 'close' && (w.state === 'closing' || w.state === 'killed')) return;
     w.state = mode === 'close' ? 'closing' : 'killed';
     w.handle.ref();
     try {

@@ -15,6 +15,7 @@ import {
   type ParentMessage,
   type WorkerMessage,
 } from './protocol.js';
+import { isThenable } from '../thenable.js';
 import { encodeError } from './wire-error.js';
 import { importExport } from './import-module.js';
 import { transfer, takeTransfer } from './transfer.js';
@@ -157,12 +158,8 @@ function runWith(fn: Fn, id: number, fnId: number, args: unknown): void {
     const value = Array.isArray(args)
       ? fn(...(args as unknown[]))
       : runChunk(fn, args as ChunkArgs);
-    if (
-      value !== null &&
-      typeof value === 'object' &&
-      typeof (value as PromiseLike<unknown>).then === 'function'
-    ) {
-      (value as PromiseLike<unknown>).then(
+    if (isThenable(value)) {
+      value.then(
         (v) => settle(id, OK, v),
         (e: unknown) => fail(id, fnId, e),
       );
@@ -186,11 +183,7 @@ function runChunk(fn: Fn, args: ChunkArgs): unknown {
     const lists = args.chunk;
     for (let i = 0; i < lists.length; i++) out.push(fn(...lists[i]!));
   }
-  const isAsync = out.some(
-    (v) =>
-      v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function',
-  );
-  return isAsync ? Promise.all(out) : out;
+  return out.some(isThenable) ? Promise.all(out) : out;
 }
 
 /**
