@@ -6,7 +6,8 @@
  */
 
 import type { Future } from './future.js';
-import { MapIterator, type MapChunk, type MapSource } from './map.js';
+import { MapIterator, type MapSource } from './map.js';
+import type { Chunk } from './pool/protocol.js';
 import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
 
 /** Options of {@link Executor.map}. */
@@ -110,7 +111,7 @@ export abstract class Executor {
    * @internal Submits a chunk of argument lists as one task whose result is the
    * list of results. Executors that gain nothing from chunking leave it out.
    */
-  _submitChunk?(fn: TaskFunction, chunk: MapChunk): Future<unknown[]>;
+  _submitChunk?(fn: TaskFunction, chunk: Chunk): Future<unknown[]>;
 
   /** `await using executor = ...`: shuts down and waits for pending work on leaving the block. */
   [Symbol.asyncDispose](): Promise<void> {

@@ -7,21 +7,15 @@
  */
 
 import type { Future } from './future.js';
+import { flatChunk, listChunk, type Chunk } from './pool/protocol.js';
 import { Queue } from './queue.js';
 
 export type MapSource = Iterable<unknown> | AsyncIterable<unknown>;
 
-/**
- * A chunk of `map` inputs submitted as one task: one argument list per call,
- * or, over a single input, the items themselves (`flat`). Cloning one array of
- * 10,000 values is about ten times cheaper than 10,000 one-element arrays.
- */
-export type MapChunk = { readonly chunk: unknown[][] } | { readonly flat: unknown[] };
-
 /** What `MapIterator` needs of its executor (kept structural to avoid an import cycle). */
 export interface MapSubmitter {
   submit(fn: (...args: unknown[]) => unknown, ...args: unknown[]): Future<unknown>;
-  _submitChunk?(fn: (...args: unknown[]) => unknown, chunk: MapChunk): Future<unknown[]>;
+  _submitChunk?(fn: (...args: unknown[]) => unknown, chunk: Chunk): Future<unknown[]>;
 }
 
 export interface MapConfig {
@@ -209,7 +203,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
       return true;
     }
     const size = this.#config.chunksize;
-    let chunk: MapChunk;
+    let chunk: Chunk;
     if (this.#iterators.length === 1) {
       const iterator = this.#iterators[0] as Iterator<unknown>;
       const flat: unknown[] = [];
@@ -222,7 +216,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
         flat.push(r.value);
       }
       if (flat.length === 0) return false;
-      chunk = { flat };
+      chunk = flatChunk(flat);
     } else {
       const argsList: unknown[][] = [];
       while (argsList.length < size) {
@@ -231,7 +225,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
         argsList.push(args);
       }
       if (argsList.length === 0) return false;
-      chunk = { chunk: argsList };
+      chunk = listChunk(argsList);
     }
     this.#buffer.push(this.#executor._submitChunk!(this.#fn, chunk));
     return true;
@@ -292,8 +286,8 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
               ? this.#executor._submitChunk!(
                   this.#fn,
                   this.#iterators.length === 1
-                    ? { flat: argsList.map((args) => args[0]) }
-                    : { chunk: argsList },
+                    ? flatChunk(argsList.map((args) => args[0]))
+                    : listChunk(argsList),
                 )
               : this.#executor.submit(this.#fn, ...argsList[0]!),
           );

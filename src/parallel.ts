@@ -9,9 +9,9 @@ import { availableParallelism } from 'node:os';
 import { RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import type { Future } from './future.js';
-import type { MapChunk } from './map.js';
 import { functionDef } from './pool/functions.js';
 import { WorkerPool, type BrokenErrorClass } from './pool/pool.js';
+import { forEachArgList, type Chunk } from './pool/protocol.js';
 import { takeTransfer } from './pool/transfer.js';
 import type { Transport } from './pool/transport.js';
 import {
@@ -103,18 +103,14 @@ export abstract class ParallelExecutor extends Executor {
   }
 
   /** @internal One `map` chunk: one message, one worker, a list of results. */
-  override _submitChunk(fn: TaskFunction, chunk: MapChunk): Future<unknown[]> {
+  override _submitChunk(fn: TaskFunction, chunk: Chunk): Future<unknown[]> {
     const def = functionDef(fn, 'map: fn');
     this.#checkOpen();
     let transfers: TransferListItem[] | undefined;
-    if ('flat' in chunk) {
-      transfers = unwrapTransfers(chunk.flat);
-    } else {
-      for (const args of chunk.chunk) {
-        const more = unwrapTransfers(args);
-        if (more !== undefined) (transfers ??= []).push(...more);
-      }
-    }
+    forEachArgList(chunk, (args) => {
+      const more = unwrapTransfers(args);
+      if (more !== undefined) (transfers ??= []).push(...more);
+    });
     return this.#pool.submit(def, chunk, transfers) as Future<unknown[]>;
   }
 

@@ -35,6 +35,13 @@ export class Queue<T> {
     return item;
   }
 
+  /** Puts `items` back at the front, in their order: they go before everything queued. */
+  prepend(items: readonly T[]): void {
+    if (items.length === 0) return;
+    this.#items = [...items, ...this.#items.slice(this.#head)];
+    this.#head = 0;
+  }
+
   /** Removes and returns every item, oldest first. */
   drain(): T[] {
     const rest = this.#items.slice(this.#head) as T[];

@@ -1,10 +1,17 @@
 /**
  * The pool core shared by the worker-thread and child-process executors: the
  * queue, dispatch, worker lifecycle, crash containment and shutdown. It knows
- * workers only through the {@link WorkerHandle} a {@link Transport} gives it.
+ * workers only through the {@link WorkerHandle} a {@link Transport} gives it,
+ * and trusts nothing a worker or a transport does: a malformed message, an
+ * unreadable one or a transport call that throws ends that worker alone.
+ *
+ *   submit ──► queue ──dispatch──► PoolWorker.send ──'run'──► worker-entry
+ *                ▲                                               │ runs FIFO
+ *                └── requeue: tasks a dead worker never started  │
+ *   Future ◄──settle── #onResults ◄──────────'results'───────────┘
  *
  * Dispatch hands each worker a small, adaptive number of tasks ahead (see
- * {@link PoolWorker.capacity}): enough that short tasks never leave a worker
+ * {@link WorkerPool.capacity}): enough that short tasks never leave a worker
  * waiting on a round trip, few enough that long tasks stay cancellable in the
  * parent's queue and never pile up on one worker while another idles.
  */
@@ -13,17 +20,39 @@ import type { TransferListItem } from 'node:worker_threads';
 import type { BrokenExecutor } from '../errors.js';
 import { Future } from '../future.js';
 import { Queue } from '../queue.js';
-import { FAILED, type ChunkArgs, type FunctionDef, type WorkerMessage } from './protocol.js';
-import type { ExitInfo, Transport, WorkerHandle } from './transport.js';
+import { PoolTask, PoolWorker } from './pool-worker.js';
+import {
+  MalformedMessage,
+  readWorkerMessage,
+  resultCount,
+  resultFailed,
+  resultId,
+  resultValue,
+  type FunctionDef,
+  type TaskArgs,
+  type WorkerMessage,
+} from './protocol.js';
+import type { ExitInfo, Transport } from './transport.js';
 import { decodeError, type WireError } from './wire-error.js';
 
-/** Consecutive worker deaths, with no task completed in between, that break the pool. */
+/**
+ * Workers in a row that die before they are ready (started, initializer run)
+ * that break the pool: evidence that no worker can work. A task that kills
+ * its worker fails alone and does not count.
+ */
 export const CRASH_LOOP_LIMIT = 3;
 /** Bounds on the tasks handed to one worker ahead of its results. */
 export const MIN_AHEAD = 2;
 export const MAX_AHEAD = 1024;
 /** Hand a worker about this many milliseconds of work at a time. */
 const TARGET_AHEAD_MS = 2;
+/**
+ * After a worker dies, tasks go one at a time to each worker until this many
+ * have completed with no further death: a crash then takes no bystanders.
+ */
+const RECOVERY_TASKS = 64;
+/** Functions whose speed the pool remembers; past this it forgets and measures again. */
+const MEASURED_FUNCTIONS = 4096;
 
 export type BrokenErrorClass = new (message: string, options?: ErrorOptions) => BrokenExecutor;
 
@@ -36,35 +65,6 @@ export interface PoolOptions {
   readonly initArgs: unknown[];
 }
 
-class PoolTask {
-  constructor(
-    readonly id: number,
-    readonly future: Future<unknown>,
-    readonly def: FunctionDef,
-    readonly args: unknown[] | ChunkArgs,
-    readonly transfers: TransferListItem[] | undefined,
-  ) {}
-}
-
-class PoolWorker {
-  handle!: WorkerHandle;
-  /** Tasks handed to this worker and not yet settled: "the futures it holds". */
-  readonly inflight = new Map<number, PoolTask>();
-  readonly knownFns = new Set<number>();
-  /** Tasks ever handed over, for `maxTasksPerChild`. */
-  handed = 0;
-  /** running: takes tasks; retiring: done after its last task; closing/killed: exit requested. */
-  state: 'running' | 'retiring' | 'closing' | 'killed' = 'running';
-  /**
-   * True when the worker has just shown progress (sent results) or holds
-   * nothing: only then may it be filled to full capacity. A worker that holds
-   * tasks and has said nothing since the last dispatch may be stuck on a long
-   * one, so it gets no more than {@link MIN_AHEAD}: the rest stay queued here,
-   * cancellable, until it reports.
-   */
-  topUp = true;
-}
-
 export class WorkerPool {
   readonly #options: PoolOptions;
   readonly #queue = new Queue<PoolTask>();
@@ -75,7 +75,10 @@ export class WorkerPool {
   #dispatchScheduled = false;
   /** Average milliseconds per task of each function (by definition id), as the workers report it. */
   readonly #taskMs = new Map<number, number>();
-  #deaths = 0;
+  /** Workers in a row that died before they were ready. */
+  #bootDeaths = 0;
+  /** Tasks still to complete before hand-ahead resumes after a worker's death. */
+  #recovering = 0;
   #shutdown = false;
   #broken: BrokenExecutor | undefined;
   #exited: (() => void)[] = [];
@@ -95,16 +98,13 @@ export class WorkerPool {
   /** Queues one task; it is handed to a worker on the next microtask, with all others of this tick. */
   submit(
     def: FunctionDef,
-    args: unknown[] | ChunkArgs,
+    args: TaskArgs,
     transfers: TransferListItem[] | undefined,
   ): Future<unknown> {
     const future = new Future<unknown>();
     this.#queue.push(new PoolTask(this.#nextTaskId++, future, def, args, transfers));
     if (this.#pending++ === 0) this.#setRef(true);
-    if (!this.#dispatchScheduled) {
-      this.#dispatchScheduled = true;
-      queueMicrotask(() => this.#dispatch());
-    }
+    this.#scheduleDispatch();
     return future;
   }
 
@@ -121,8 +121,12 @@ export class WorkerPool {
     this.#shutdown = true;
     this.#cancelQueued();
     const how = `its worker was ended by ${mode === 'kill' ? 'killWorkers' : 'terminateWorkers'}()`;
+    const error = (): BrokenExecutor =>
+      new this.#options.brokenError(`The future did not complete: ${how}`);
+    // Tasks queued again after a death are running futures: they fail, they cannot be cancelled.
+    for (const task of this.#queue.drain()) this.#failTask(task, error());
     for (const w of this.#workers) {
-      this.#failHeld(w, () => new this.#options.brokenError(`The future did not complete: ${how}`));
+      this.#failHeld(w, error);
       this.#endWorker(w, mode);
     }
     return this.#allExited();
@@ -133,11 +137,24 @@ export class WorkerPool {
     return new Promise((resolve) => this.#exited.push(resolve));
   }
 
+  /** Cancels every queued task that has not started; tasks queued again after a death stay. */
   #cancelQueued(): void {
+    const keep: PoolTask[] = [];
     for (const task of this.#queue.drain()) {
-      task.future._cancelAndNotify();
-      this.#taskOver();
+      if (task.claimed) {
+        keep.push(task);
+      } else {
+        task.future._cancelAndNotify();
+        this.#taskOver();
+      }
     }
+    this.#queue.prepend(keep);
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    queueMicrotask(() => this.#dispatch());
   }
 
   /** One queued or in-flight task is over (settled, cancelled or failed). */
@@ -145,16 +162,26 @@ export class WorkerPool {
     if (--this.#pending === 0) {
       this.#setRef(false);
       this.#closeIfIdle();
+    } else if (this.#queue.length > 0) {
+      // Whatever ended this task may have freed room: the queue must keep moving.
+      this.#scheduleDispatch();
     }
   }
 
   #setRef(busy: boolean): void {
     for (const w of this.#workers) {
       // Workers asked to exit stay referenced so that their exit is waited for.
-      if (w.state === 'running' || w.state === 'retiring') {
-        if (busy) w.handle.ref();
-        else w.handle.unref();
-      }
+      if (w.state === 'running' || w.state === 'retiring') this.#ref(w, busy);
+    }
+  }
+
+  /** Refs or unrefs a worker. Liveness is advisory: a transport that cannot do it loses nothing. */
+  #ref(w: PoolWorker, busy: boolean): void {
+    try {
+      if (busy) w.handle.ref();
+      else w.handle.unref();
+    } catch {
+      // Nothing to undo: at worst an idle pool keeps the process alive, or a busy one does not.
     }
   }
 
@@ -176,9 +203,11 @@ export class WorkerPool {
    * How many tasks a worker may hold when the next one is of `def`: about
    * {@link TARGET_AHEAD_MS} of work at that function's measured speed, within
    * bounds. A function never measured gets {@link MIN_AHEAD}: a burst of long
-   * tasks after many short ones must not all land on one worker.
+   * tasks after many short ones must not all land on one worker. Just after a
+   * worker died, one task at a time.
    */
-  #capacity(def: FunctionDef): number {
+  capacity(def: FunctionDef): number {
+    if (this.#recovering > 0) return 1;
     const ms = this.#taskMs.get(def.id);
     if (ms === undefined) return MIN_AHEAD;
     if (ms <= 0) return MAX_AHEAD;
@@ -197,15 +226,15 @@ export class WorkerPool {
     const { maxWorkers, maxTasksPerChild } = this.#options;
     const batches = new Map<PoolWorker, PoolTask[]>();
     for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
-      if (task.future.cancelled()) {
-        // Dropped (and notified) before anything is started for it.
+      if (task.claimed ? task.future.done() : task.future.cancelled() || task.future.done()) {
+        // Cancelled, or settled by hand: dropped (and a cancelled one notified), never started.
         queue.shift();
-        task.future._claim();
+        if (!task.claimed && task.future.cancelled()) task.future._claim();
         this.#taskOver();
         continue;
       }
       // The least-loaded worker with room; a new one while every worker holds something.
-      const capacity = this.#capacity(task.def);
+      const capacity = this.capacity(task.def);
       let best: PoolWorker | undefined;
       let load = Infinity;
       let leastLoad = Infinity;
@@ -213,17 +242,22 @@ export class WorkerPool {
         if (w.state !== 'running') continue;
         const held = w.inflight.size;
         if (held < leastLoad) leastLoad = held;
-        if (held < load && held < (w.topUp || held === 0 ? capacity : MIN_AHEAD)) {
+        const room = w.topUp || held === 0 ? capacity : Math.min(capacity, MIN_AHEAD);
+        if (held < load && held < room) {
           best = w;
           load = held;
         }
       }
-      if (leastLoad > 0 && this.#workers.size < maxWorkers) best = this.#spawn();
+      if (leastLoad > 0 && this.#workers.size < maxWorkers) best = this.#spawn() ?? best;
       if (best === undefined) break;
       queue.shift();
-      task.future._claim();
+      if (!task.claimed) {
+        task.claimed = true;
+        task.future._claim();
+      }
+      task.seq = ++best.handed;
       best.inflight.set(task.id, task);
-      if (maxTasksPerChild !== undefined && ++best.handed >= maxTasksPerChild)
+      if (maxTasksPerChild !== undefined && best.handed >= maxTasksPerChild)
         best.state = 'retiring';
       const batch = batches.get(best);
       if (batch === undefined) batches.set(best, [task]);
@@ -233,125 +267,139 @@ export class WorkerPool {
     for (const [w, batch] of batches) this.#handOver(w, batch);
   }
 
+  /** Starts a worker; undefined if the transport cannot (the pool breaks if it has none at all). */
   #spawn(): PoolWorker | undefined {
-    const w = new PoolWorker();
+    let w: PoolWorker | undefined;
+    // A number no task can guess by chance; it only has to tell our messages from a task's own.
+    const key = 1 + Math.floor(Math.random() * 2 ** 52);
     try {
-      w.handle = this.#options.transport({
-        onMessage: (message) => this.#onMessage(w, message),
-        onExit: (info) => this.#onExit(w, info),
+      const handle = this.#options.transport({
+        onMessage: (message) => this.#onMessage(w!, message),
+        onUnreadable: (error) => this.#workerFault(w!, 'sent a message that cannot be read', error),
+        onExit: (info) => this.#onExit(w!, info),
       });
-      w.handle.send({
-        t: 'init',
-        initializer: this.#options.initializer,
-        initArgs: this.#options.initArgs,
-      });
+      w = new PoolWorker(handle, key);
     } catch (error) {
       if (this.#workers.size === 0) this.#breakPool('A worker could not be started', error);
       return undefined;
     }
-    if (this.#options.initializer !== undefined) w.knownFns.add(this.#options.initializer.id);
+    // Tracked from here on, whatever happens next: it is a running thread or process.
     this.#workers.add(w);
-    if (this.#pending > 0) w.handle.ref();
-    else w.handle.unref();
+    try {
+      w.handle.send({
+        t: 'init',
+        key,
+        initializer: this.#options.initializer,
+        initArgs: this.#options.initArgs,
+      });
+    } catch (error) {
+      this.#workerFault(w, 'could not be started', error);
+      return undefined;
+    }
+    this.#ref(w, this.#pending > 0);
     return w;
   }
 
-  /** Sends `w` the tasks just assigned to it, in one message; they count as running from now. */
+  /** Sends `w` the tasks just assigned to it; they count as running from now. */
   #handOver(w: PoolWorker, batch: PoolTask[]): void {
-    const tasks: unknown[] = [];
-    let defs: FunctionDef[] | undefined;
-    let transfers: TransferListItem[] | undefined;
-    for (const task of batch) {
-      if (!w.knownFns.has(task.def.id)) {
-        w.knownFns.add(task.def.id);
-        (defs ??= []).push(task.def);
-      }
-      if (task.transfers !== undefined) (transfers ??= []).push(...task.transfers);
-      tasks.push(task.id, task.def.id, task.args);
-    }
-    try {
-      w.handle.send({ t: 'run', defs, tasks }, transfers);
-    } catch {
-      if (defs !== undefined) for (const def of defs) w.knownFns.delete(def.id);
-      for (const task of batch) this.#handOverAlone(w, task);
-    }
-  }
-
-  /** After a batch failed to clone: sends each task alone, failing only those that cannot travel. */
-  #handOverAlone(w: PoolWorker, task: PoolTask): void {
-    const isNew = !w.knownFns.has(task.def.id);
-    try {
-      w.handle.send(
-        {
-          t: 'run',
-          defs: isNew ? [task.def] : undefined,
-          tasks: [task.id, task.def.id, task.args],
-        },
-        task.transfers,
-      );
-      if (isNew) w.knownFns.add(task.def.id);
-    } catch (error) {
+    const failed = w.send(batch);
+    if (failed.length === 0) return;
+    let transportFailed: unknown;
+    for (const { task, error } of failed) {
       w.inflight.delete(task.id);
-      w.handed--;
-      if (w.state === 'retiring') w.state = 'running';
-      task.future.setException(cloneError(w.handle, task, error));
-      this.#taskOver();
+      if (error !== undefined) {
+        task.future._settle(true, error);
+        this.#taskOver();
+      } else {
+        // It can travel, but the transport failed: it never reached the worker; run it elsewhere.
+        this.#queue.prepend([task]);
+        transportFailed = true;
+      }
     }
+    if (w.state === 'retiring' && w.inflight.size === 0) w.state = 'running';
+    if (transportFailed !== undefined)
+      this.#workerFault(w, 'could not be sent its tasks', undefined);
+    if (this.#queue.length > 0) this.#scheduleDispatch();
   }
 
-  #onMessage(w: PoolWorker, message: WorkerMessage): void {
+  #onMessage(w: PoolWorker, raw: unknown): void {
+    const message = readWorkerMessage(raw, w.key);
+    if (message === undefined) return; // Not the pool's: a task posted it on its own.
+    if (message instanceof MalformedMessage) {
+      this.#workerFault(w, `sent a malformed message (${message.reason})`, undefined);
+      return;
+    }
+    this.#handle(w, message);
+  }
+
+  #handle(w: PoolWorker, message: WorkerMessage): void {
     switch (message.t) {
       case 'results':
         this.#onResults(w, message.results, message.busy);
         return;
+      case 'ready':
+        w.ready = true;
+        this.#bootDeaths = 0;
+        return;
+      case 'exiting':
+        w.startedAtExit = message.started;
+        return;
       case 'initFailed':
         this.#breakPool(
           'A worker initializer failed, the pool is not usable anymore',
-          decodeError(message.error),
+          decode(message.error),
         );
-        return;
-      case 'ready':
         return;
     }
   }
 
   #onResults(w: PoolWorker, results: unknown[], busy: number): void {
-    const sample = busy / (results.length / 3);
+    const count = resultCount(results);
+    const sample = count > 0 ? busy / count : 0;
     let measured: FunctionDef | undefined;
-    for (let i = 0; i < results.length; i += 3) {
-      const id = results[i] as number;
-      const task = w.inflight.get(id);
-      if (task === undefined) continue;
-      w.inflight.delete(id);
+    for (let i = 0; i < count; i++) {
+      const id = resultId(results, i);
+      const task = typeof id === 'number' ? w.inflight.get(id) : undefined;
+      if (task === undefined) continue; // Already failed or settled: an outcome that came too late.
+      w.inflight.delete(task.id);
       if (task.def !== measured) {
         measured = task.def;
-        const old = this.#taskMs.get(measured.id);
-        this.#taskMs.set(measured.id, old === undefined ? sample : old * 0.7 + sample * 0.3);
+        this.#measure(measured.id, sample);
       }
-      const failed = results[i + 1] === FAILED;
-      const value = results[i + 2];
-      task.future._settle(failed, failed ? decodeError(value as WireError) : value);
+      const failed = resultFailed(results, i);
+      const value = resultValue(results, i);
+      task.future._settle(failed, failed ? decode(value) : value);
+      if (this.#recovering > 0) this.#recovering--;
       this.#taskOver();
     }
-    this.#deaths = 0;
     w.topUp = true;
     if (w.state === 'retiring' && w.inflight.size === 0) this.#endWorker(w, 'close');
     if (this.#queue.length > 0) this.#dispatch();
   }
 
+  #measure(id: number, sample: number): void {
+    const old = this.#taskMs.get(id);
+    if (old === undefined && this.#taskMs.size >= MEASURED_FUNCTIONS) this.#taskMs.clear();
+    this.#taskMs.set(id, old === undefined ? sample : old * 0.7 + sample * 0.3);
+  }
+
   #onExit(w: PoolWorker, info: ExitInfo): void {
-    this.#workers.delete(w);
+    if (!this.#workers.delete(w)) return;
     const expected = w.state === 'closing' || w.state === 'killed';
     if (!expected || w.inflight.size > 0) {
+      // What it never started runs elsewhere; what it may have started fails.
+      const unstarted = w.takeUnstarted();
+      this.#queue.prepend(unstarted);
       const how =
         info.signal !== null
           ? `was killed by signal ${info.signal}`
           : `exited with code ${info.code}`;
       const message = `A ${w.handle.label} ${how} while the future was running or waiting in it`;
       this.#failHeld(w, () => new this.#options.brokenError(message, { cause: info.error }));
-      if (!expected && this.#broken === undefined && ++this.#deaths >= CRASH_LOOP_LIMIT) {
+      if (!expected) this.#recovering = RECOVERY_TASKS;
+      if (!expected && !w.ready && ++this.#bootDeaths >= CRASH_LOOP_LIMIT) {
         this.#breakPool(
-          `${this.#deaths} workers in a row died before any task completed (the last: ${w.handle.label} ${how}); ` +
+          `${this.#bootDeaths} workers in a row died before they were ready (the last: ${w.handle.label} ${how}); ` +
             'the pool is not usable anymore',
           info.error,
         );
@@ -361,25 +409,54 @@ export class WorkerPool {
     this.#checkAllExited();
   }
 
+  /** A worker broke the protocol or its transport failed: its held futures fail, it is ended. */
+  #workerFault(w: PoolWorker, what: string, cause: unknown): void {
+    if (w.state === 'killed') return;
+    const message = `A ${w.handle.label} ${what}; the futures it held cannot complete`;
+    this.#failHeld(w, () => new this.#options.brokenError(message, { cause }));
+    this.#endWorker(w, 'kill');
+    if (!w.ready && ++this.#bootDeaths >= CRASH_LOOP_LIMIT) {
+      this.#breakPool(
+        `${this.#bootDeaths} workers in a row failed before they were ready (the last: ${message})`,
+        cause,
+      );
+    }
+  }
+
   #failHeld(w: PoolWorker, makeError: () => BrokenExecutor): void {
-    for (const task of w.inflight.values()) {
+    const held = [...w.inflight.values()];
+    w.inflight.clear();
+    for (const task of held) {
       task.future._settle(true, makeError());
       this.#taskOver();
     }
-    w.inflight.clear();
+  }
+
+  /** Fails a queued task, claiming it first if it never was. */
+  #failTask(task: PoolTask, error: unknown): void {
+    const future = task.future;
+    if (task.claimed) future._settle(true, error);
+    else if (future.cancelled())
+      future._claim(); // notifies
+    else if (!future.done() && future._claim()) future._settle(true, error);
+    this.#taskOver();
   }
 
   #endWorker(w: PoolWorker, mode: 'close' | 'terminate' | 'kill'): void {
     // A worker already asked to exit may still be killed, but is not asked twice to close.
     if (mode === 'close' && (w.state === 'closing' || w.state === 'killed')) return;
     w.state = mode === 'close' ? 'closing' : 'killed';
-    w.handle.ref();
+    this.#ref(w, true);
     try {
       if (mode === 'close') w.handle.send({ t: 'close' });
       else if (mode === 'kill') w.handle.kill();
       else w.handle.terminate();
     } catch {
-      w.handle.kill();
+      try {
+        w.handle.kill();
+      } catch {
+        // The transport cannot end it either; its exit, when it comes, is still awaited.
+      }
     }
   }
 
@@ -388,10 +465,7 @@ export class WorkerPool {
     const Broken = this.#options.brokenError;
     this.#broken = new Broken(message, { cause });
     this.#shutdown = true;
-    for (const task of this.#queue.drain()) {
-      if (task.future._claim()) task.future.setException(new Broken(message, { cause }));
-      this.#taskOver();
-    }
+    for (const task of this.#queue.drain()) this.#failTask(task, new Broken(message, { cause }));
     for (const w of this.#workers) {
       this.#failHeld(w, () => new Broken(message, { cause }));
       this.#endWorker(w, 'terminate');
@@ -399,33 +473,11 @@ export class WorkerPool {
   }
 }
 
-/** The error for a task whose arguments cannot be cloned, naming the first argument that cannot. */
-function cloneError(handle: WorkerHandle, task: PoolTask, error: unknown): TypeError {
-  const reason = (error as Error | undefined)?.message ?? String(error);
-  const args = task.args;
-  const lists = Array.isArray(args)
-    ? [args]
-    : 'flat' in args
-      ? args.flat.map((x) => [x])
-      : args.chunk;
-  for (let item = 0; item < lists.length; item++) {
-    const list = lists[item]!;
-    for (let i = 0; i < list.length; i++) {
-      try {
-        handle.checkCloneable(list[i]);
-      } catch (argError) {
-        const where = Array.isArray(args)
-          ? ''
-          : ` of item ${item} (counting from 0) of its map chunk`;
-        return new TypeError(
-          `argument ${i} (counting from 0)${where} of "${task.def.name}" cannot be sent to a worker: ` +
-            `${(argError as Error).message}`,
-          { cause: argError },
-        );
-      }
-    }
+/** Decodes a worker's error; the worker is untrusted, so a record that cannot be decoded is described. */
+function decode(wire: unknown): unknown {
+  try {
+    return decodeError(wire as WireError);
+  } catch (error) {
+    return new TypeError('the worker sent an error record that cannot be read', { cause: error });
   }
-  return new TypeError(`the task "${task.def.name}" cannot be sent to a worker: ${reason}`, {
-    cause: error,
-  });
 }

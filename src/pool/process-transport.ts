@@ -7,7 +7,6 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
-import type { WorkerMessage } from './protocol.js';
 import { WORKER_ENTRY, workerExecArgv, type Transport } from './transport.js';
 
 export interface ProcessTransportOptions {
@@ -27,7 +26,7 @@ export function processTransport(options: ProcessTransportOptions): Transport {
       ...(env !== undefined && { env }),
     });
     let error: unknown;
-    child.on('message', (message) => events.onMessage(message as WorkerMessage));
+    child.on('message', (message: unknown) => events.onMessage(message));
     // 'error' means the process could not be spawned, signalled or written to.
     child.on('error', (e) => (error ??= e));
     // 'exit' can come before the last messages have been read from the IPC pipe:

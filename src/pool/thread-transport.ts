@@ -1,7 +1,6 @@
 /** The worker-thread transport: one `Worker` per pool worker, messages over its port. */
 
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { WorkerMessage } from './protocol.js';
 import { WORKER_ENTRY, workerExecArgv, type Transport } from './transport.js';
 
 export interface ThreadTransportOptions {
@@ -17,8 +16,12 @@ export function threadTransport(options: ThreadTransportOptions): Transport {
   // (and still registers tsx's hooks itself, which on Node 20 it has to anyway).
   let inherit =
     options.execArgv === undefined && derived.execArgv.length === process.execArgv.length;
+  // A worker thread's stack is 4 MB by default, the main thread's about 1 MB: a
+  // worker could then post a value nested too deeply for the parent to read
+  // (its message would be lost). With the main thread's stack size, a value too
+  // deep fails to serialize in the worker instead, and only its own task fails.
+  const resourceLimits: ResourceLimits = { stackSizeMb: 1, ...options.resourceLimits };
   const start = (): Worker => {
-    const resourceLimits = options.resourceLimits;
     if (!inherit) {
       try {
         return new Worker(WORKER_ENTRY, {
@@ -40,7 +43,8 @@ export function threadTransport(options: ThreadTransportOptions): Transport {
   return (events) => {
     const worker = start();
     let error: unknown;
-    worker.on('message', (message: WorkerMessage) => events.onMessage(message));
+    worker.on('message', (message: unknown) => events.onMessage(message));
+    worker.on('messageerror', (e) => events.onUnreadable(e));
     // An uncaught error in the worker arrives here, just before 'exit'.
     worker.on('error', (e) => (error ??= e));
     worker.on('exit', (code) => events.onExit({ code, signal: null, error }));

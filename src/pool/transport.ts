@@ -5,7 +5,7 @@
  */
 
 import type { TransferListItem } from 'node:worker_threads';
-import type { ParentMessage, WorkerMessage } from './protocol.js';
+import type { ParentMessage } from './protocol.js';
 
 /** How a worker ended: its exit code or the signal that killed it, and the error it died of, if known. */
 export interface ExitInfo {
@@ -33,7 +33,10 @@ export interface WorkerHandle {
 
 /** What a transport reports back to the pool. */
 export interface WorkerEvents {
-  onMessage(message: WorkerMessage): void;
+  /** Any message the worker's thread or process posted: untrusted, read by `readWorkerMessage`. */
+  onMessage(message: unknown): void;
+  /** A message arrived that cannot be deserialized. */
+  onUnreadable(error: unknown): void;
   onExit(info: ExitInfo): void;
 }
 

@@ -9,10 +9,20 @@ import type { TransferListItem } from 'node:worker_threads';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import {
   FAILED,
-  type ChunkArgs,
   OK,
+  isChunk,
+  resultCount,
+  resultId,
+  resultSlice,
+  runChunk,
+  taskArgs,
+  taskCount,
+  taskFnId,
+  taskId,
+  writeResult,
   type FunctionDef,
   type ParentMessage,
+  type TaskArgs,
   type WorkerMessage,
 } from './protocol.js';
 import { isThenable } from '../thenable.js';
@@ -22,12 +32,26 @@ import { transfer, takeTransfer } from './transfer.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
+/** The key the parent gave this worker: it marks the pool's messages apart from a task's own posts. */
+let key = 0;
+
 const send: (message: WorkerMessage, transferList?: TransferListItem[]) => void = isMainThread
   ? (message) => void process.send!(message)
   : (message, transferList) => parentPort!.postMessage(message, transferList);
 
+/**
+ * Function definitions and their compiled functions (or pending imports), by
+ * id. The parent bounds them: it tells the worker which ids to forget.
+ */
 const defs = new Map<number, FunctionDef>();
 const fns = new Map<number, Fn | Promise<Fn>>();
+
+function forget(ids: number[]): void {
+  for (const id of ids) {
+    defs.delete(id);
+    fns.delete(id);
+  }
+}
 
 /** `__name` is what esbuild and tsx insert under keep-names; a shipped function may call it. */
 function __name<T>(fn: T, name: string): T {
@@ -65,17 +89,40 @@ function compile(def: Extract<FunctionDef, { kind: 'source' }>): Fn {
 }
 
 async function load(def: Extract<FunctionDef, { kind: 'module' }>): Promise<Fn> {
-  const fn = await importExport(def.url, def.name);
-  fns.set(def.id, fn);
+  let fn: Fn;
+  try {
+    fn = await importExport(def.url, def.name);
+  } catch (error) {
+    fn = thrower(error);
+  }
+  if (fns.has(def.id)) fns.set(def.id, fn);
   return fn;
 }
 
+/** Stands in for a function that could not be compiled or imported: each call fails with why. */
+function thrower(error: unknown): Fn {
+  return () => {
+    throw error;
+  };
+}
+
+/** The function for an id: compiled or imported once, then cached; a promise while it loads. */
 function resolve(id: number): Fn | Promise<Fn> {
   const known = fns.get(id);
   if (known !== undefined) return known;
   const def = defs.get(id);
-  if (def === undefined) throw new Error(`internal error: unknown function id ${id}`);
-  const fn = def.kind === 'source' ? compile(def) : load(def);
+  let fn: Fn | Promise<Fn>;
+  if (def === undefined) {
+    fn = thrower(new Error(`internal error: the worker does not know function id ${id}`));
+  } else if (def.kind === 'module') {
+    fn = load(def);
+  } else {
+    try {
+      fn = compile(def);
+    } catch (error) {
+      fn = thrower(error);
+    }
+  }
   fns.set(id, fn);
   return fn;
 }
@@ -83,8 +130,15 @@ function resolve(id: number): Fn | Promise<Fn> {
 /** A ReferenceError in a shipped function most likely means it used its enclosing scope: say so. */
 function explain(error: unknown, fnId: number): unknown {
   const def = defs.get(fnId);
-  if (def?.kind !== 'source' || !(error instanceof ReferenceError)) return error;
-  const match = /^(\S+) is not defined$/.exec(error.message);
+  if (def?.kind !== 'source') return error;
+  let match: RegExpExecArray | null;
+  try {
+    // A hostile value may throw from instanceof (a Proxy) or from reading `message`.
+    if (!(error instanceof ReferenceError)) return error;
+    match = /^(\S+) is not defined$/.exec(String(error.message));
+  } catch {
+    return error;
+  }
   if (match === null || !def.source.includes(match[1]!)) return error;
   const name = match[1]!;
   return new ReferenceError(
@@ -111,7 +165,7 @@ function settle(id: number, status: number, value: unknown): void {
       hasTransfers = true;
     }
   }
-  results.push(id, status, value);
+  writeResult(results, id, status, value);
   resultTransfers.push(transfers);
   if (!flushScheduled) {
     flushScheduled = true;
@@ -132,32 +186,54 @@ function flush(): void {
   results = [];
   resultTransfers = [];
   hasTransfers = false;
-  const message: WorkerMessage = { t: 'results', results: batch, busy };
+  const elapsed = busy;
   busy = 0;
   try {
-    send(message, withTransfers ? transfers.flatMap((t) => t ?? []) : undefined);
+    send(
+      { k: key, t: 'results', results: batch, busy: elapsed },
+      withTransfers ? transfers.flatMap((t) => t ?? []) : undefined,
+    );
   } catch {
     // Some result cannot be cloned: send one at a time, and fail only the ones that cannot go.
-    for (let i = 0; i < batch.length; i += 3) {
-      const one = batch.slice(i, i + 3);
+    for (let i = 0; i < resultCount(batch); i++) {
+      const one = resultSlice(batch, i);
       try {
-        send({ t: 'results', results: one, busy: 0 }, transfers[i / 3]);
+        send({ k: key, t: 'results', results: one, busy: 0 }, transfers[i]);
       } catch (error) {
         const reason = new TypeError(
-          `the task's result cannot be sent back to the parent: ${(error as Error).message}`,
+          `the task's result cannot be sent back to the parent: ${describeError(error)}`,
           { cause: error },
         );
-        send({ t: 'results', results: [one[0], FAILED, encodeError(reason)], busy: 0 });
+        const failed: unknown[] = [];
+        writeResult(failed, resultId(one, 0) as number, FAILED, encodeError(reason));
+        send({ k: key, t: 'results', results: failed, busy: 0 });
       }
     }
   }
 }
 
-function runWith(fn: Fn, id: number, fnId: number, args: unknown): void {
+function describeError(error: unknown): string {
   try {
-    const value = Array.isArray(args)
-      ? fn(...(args as unknown[]))
-      : runChunk(fn, args as ChunkArgs);
+    return String((error as Error).message);
+  } catch {
+    return 'an unreadable error';
+  }
+}
+
+/** How many of the tasks received have been started: they start in the order received. */
+let started = 0;
+
+function runWith(fn: Fn, id: number, fnId: number, args: TaskArgs): void {
+  started++;
+  try {
+    let value: unknown;
+    if (!isChunk(args)) {
+      value = fn(...args);
+    } else {
+      // A chunk: one call per item, in order; async results are awaited together.
+      const out = runChunk(args, fn);
+      value = out.some(isThenable) ? Promise.all(out) : out;
+    }
     if (isThenable(value)) {
       value.then(
         (v) => settle(id, OK, v),
@@ -169,21 +245,6 @@ function runWith(fn: Fn, id: number, fnId: number, args: unknown): void {
   } catch (error) {
     fail(id, fnId, error);
   }
-}
-
-/** A chunk of `map`: one call per item, in order; async results are awaited together. */
-function runChunk(fn: Fn, args: ChunkArgs): unknown {
-  // Built by push, not preallocated (as Array.prototype.map does): V8 clones a
-  // packed array several times faster than a holey one.
-  const out: unknown[] = [];
-  if ('flat' in args) {
-    const items = args.flat;
-    for (let i = 0; i < items.length; i++) out.push(fn(items[i]));
-  } else {
-    const lists = args.chunk;
-    for (let i = 0; i < lists.length; i++) out.push(fn(...lists[i]!));
-  }
-  return out.some(isThenable) ? Promise.all(out) : out;
 }
 
 /**
@@ -202,10 +263,39 @@ function now(): number {
   return seconds * 1e3 + nanoseconds / 1e6;
 }
 
-function runBatch(tasks: unknown[]): void {
+/**
+ * Batches received and not yet started, oldest first, each with the function
+ * ids the parent said to forget once it has run. Tasks start strictly in the
+ * order received (as Python's workers take calls first in, first out): while
+ * a task's function is still being imported, or the initializer still runs,
+ * everything after it waits here.
+ */
+interface Pending {
+  readonly tasks: unknown[];
+  readonly drop: number[] | undefined;
+  next: number;
+}
+const backlog: Pending[] = [];
+/** True while the head of the backlog waits (initializer, or a module import). */
+let blocked = true;
+
+/** Runs the backlog in order until it is empty or waits for a function to load. */
+function pump(): void {
+  while (!blocked && backlog.length > 0) {
+    const pending = backlog[0]!;
+    if (!runBatch(pending)) return;
+    backlog.shift();
+    if (pending.drop !== undefined) forget(pending.drop);
+  }
+}
+
+/** Runs a batch from where it stopped; false if it stopped again to wait for a function. */
+function runBatch(pending: Pending): boolean {
+  const tasks = pending.tasks;
+  const count = taskCount(tasks);
   let start = now();
-  for (let i = 0; i < tasks.length; i += 3) {
-    if (i > 0 && results.length > 0) {
+  for (let i = pending.next; i < count; i++) {
+    if (i > pending.next && results.length > 0) {
       const time = now();
       if (time - start >= PARTIAL_FLUSH_MS) {
         busy += time - start;
@@ -213,34 +303,31 @@ function runBatch(tasks: unknown[]): void {
         flush();
       }
     }
-    const id = tasks[i] as number;
-    const fnId = tasks[i + 1] as number;
-    const args = tasks[i + 2];
-    let fn: Fn | Promise<Fn>;
-    try {
-      fn = resolve(fnId);
-    } catch (error) {
-      fail(id, fnId, error);
-      continue;
+    const fnId = taskFnId(tasks, i);
+    const fn = resolve(fnId);
+    if (typeof fn !== 'function') {
+      // Still loading: this task and everything after it wait, in order.
+      pending.next = i;
+      blocked = true;
+      const resume = (): void => {
+        blocked = false;
+        pump();
+      };
+      fn.then(resume, resume);
+      busy += now() - start;
+      return false;
     }
-    if (typeof fn === 'function') {
-      runWith(fn, id, fnId, args);
-    } else {
-      fn.then(
-        (f) => runWith(f, id, fnId, args),
-        (e: unknown) => fail(id, fnId, e),
-      );
-    }
+    runWith(fn, taskId(tasks, i), fnId, taskArgs(tasks, i));
   }
   busy += now() - start;
+  return true;
 }
 
-/** Run messages that arrive while the initializer is still running wait here. */
-let waiting: unknown[][] | undefined = [];
 /** After a failed initializer the worker runs nothing; the parent breaks the pool and ends it. */
 let initFailed = false;
 
 async function init(message: Extract<ParentMessage, { t: 'init' }>): Promise<void> {
+  key = message.key;
   if (message.initializer !== undefined) {
     defs.set(message.initializer.id, message.initializer);
     try {
@@ -248,15 +335,14 @@ async function init(message: Extract<ParentMessage, { t: 'init' }>): Promise<voi
       await fn(...message.initArgs);
     } catch (error) {
       initFailed = true;
-      waiting = undefined;
-      send({ t: 'initFailed', error: encodeError(explain(error, message.initializer.id)) });
+      backlog.length = 0;
+      send({ k: key, t: 'initFailed', error: encodeError(explain(error, message.initializer.id)) });
       return;
     }
   }
-  send({ t: 'ready' });
-  const queued = waiting ?? [];
-  waiting = undefined;
-  for (const tasks of queued) runBatch(tasks);
+  send({ k: key, t: 'ready' });
+  blocked = false;
+  pump();
 }
 
 function onMessage(message: ParentMessage): void {
@@ -264,8 +350,8 @@ function onMessage(message: ParentMessage): void {
     case 'run':
       if (message.defs !== undefined) for (const def of message.defs) defs.set(def.id, def);
       if (initFailed) return;
-      if (waiting !== undefined) waiting.push(message.tasks);
-      else runBatch(message.tasks);
+      backlog.push({ tasks: message.tasks, drop: message.drop, next: 0 });
+      if (!blocked && backlog.length === 1) pump();
       return;
     case 'init':
       void init(message);
@@ -275,8 +361,20 @@ function onMessage(message: ParentMessage): void {
   }
 }
 
-// A task that calls process.exit() must not take the results already settled with it.
-process.on('exit', flush);
+/**
+ * A task that calls process.exit(), or an uncaught error, ends the worker:
+ * the results already settled go first, then how many tasks had started, so
+ * that the parent can run the rest elsewhere.
+ */
+process.on('exit', () => {
+  if (key === 0 || (isMainThread && process.connected !== true)) return;
+  try {
+    flush();
+    send({ k: key, t: 'exiting', started });
+  } catch {
+    // The channel is gone: the parent learns of the exit without the count.
+  }
+});
 
 if (isMainThread) {
   process.on('message', onMessage);

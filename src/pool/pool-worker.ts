@@ -1,0 +1,184 @@
+/**
+ * One worker as the pool sees it: its handle, the tasks it holds, and the
+ * function definitions it has been sent. This file knows how a batch of tasks
+ * is put on the wire for one worker; `pool.ts` decides which tasks go where.
+ */
+
+import type { TransferListItem } from 'node:worker_threads';
+import type { Future } from '../future.js';
+import {
+  chunkCallArgs,
+  chunkLength,
+  isChunk,
+  writeTask,
+  type FunctionDef,
+  type TaskArgs,
+} from './protocol.js';
+import type { WorkerHandle } from './transport.js';
+
+/**
+ * Function definitions one worker keeps compiled. Past this the least recently
+ * used are dropped from the worker (and sent again if used again): 60,000
+ * distinct source functions would otherwise grow a worker's heap by ~55 MiB.
+ */
+export const FUNCTION_CACHE_SIZE = 512;
+
+export class PoolTask {
+  /** True once the future was moved to RUNNING (it stays so if the task is queued again). */
+  claimed = false;
+  /** Its place in the stream of tasks handed to its current worker, from 1. */
+  seq = 0;
+
+  constructor(
+    readonly id: number,
+    readonly future: Future<unknown>,
+    readonly def: FunctionDef,
+    readonly args: TaskArgs,
+    readonly transfers: TransferListItem[] | undefined,
+  ) {}
+}
+
+export class PoolWorker {
+  readonly handle: WorkerHandle;
+  /** The key this worker's own messages carry (see protocol.ts). */
+  readonly key: number;
+  /** Tasks handed to this worker and not yet settled, in the order handed: "the futures it holds". */
+  readonly inflight = new Map<number, PoolTask>();
+  /** Tasks ever handed over (the last one's `seq`), for `maxTasksPerChild` and requeueing. */
+  handed = 0;
+  /** How many tasks the worker said it had started as it exited; undefined if it did not say. */
+  startedAtExit: number | undefined;
+  /** True once the worker has started and run its initializer. */
+  ready = false;
+  /** running: takes tasks; retiring: done after its last task; closing/killed: exit requested. */
+  state: 'running' | 'retiring' | 'closing' | 'killed' = 'running';
+  /**
+   * True when the worker has just shown progress (sent results) or holds
+   * nothing: only then may it be filled to full capacity. A worker that holds
+   * tasks and has said nothing since the last dispatch may be stuck on a long
+   * one, so it gets no more than the minimum: the rest stay queued in the
+   * parent, cancellable, until it reports.
+   */
+  topUp = true;
+  /** Function ids this worker has been sent, with the hand-over number that last used each. */
+  readonly #known = new Map<number, number>();
+  #handOvers = 0;
+
+  constructor(handle: WorkerHandle, key: number) {
+    this.handle = handle;
+    this.key = key;
+  }
+
+  /** Tasks that were handed over and, by the worker's own count, never started. */
+  takeUnstarted(): PoolTask[] {
+    const started = this.startedAtExit;
+    if (started === undefined) return [];
+    const unstarted: PoolTask[] = [];
+    for (const task of this.inflight.values()) {
+      if (task.seq > started) unstarted.push(task);
+    }
+    for (const task of unstarted) this.inflight.delete(task.id);
+    return unstarted;
+  }
+
+  /**
+   * Sends `batch` in one message; if it cannot be cloned, task by task.
+   * Returns the tasks that could not be sent, each with the reason (a
+   * `TypeError` naming the argument that cannot travel, or `undefined` when
+   * every argument can: then the transport itself failed).
+   */
+  send(batch: PoolTask[]): { task: PoolTask; error: TypeError | undefined }[] {
+    const handOver = ++this.#handOvers;
+    const tasks: unknown[] = [];
+    let defs: FunctionDef[] | undefined;
+    let transfers: TransferListItem[] | undefined;
+    let lastDef: FunctionDef | undefined;
+    for (const task of batch) {
+      const def = task.def;
+      if (def !== lastDef) {
+        lastDef = def;
+        if (!this.#known.has(def.id)) (defs ??= []).push(def);
+        this.#known.set(def.id, handOver);
+      }
+      if (task.transfers !== undefined) (transfers ??= []).push(...task.transfers);
+      writeTask(tasks, task.id, def.id, task.args);
+    }
+    const drop = this.#known.size > FUNCTION_CACHE_SIZE ? this.#evict(handOver) : undefined;
+    try {
+      this.handle.send({ t: 'run', defs, drop, tasks }, transfers);
+      return [];
+    } catch {
+      // Undo what the worker did not receive, then try each task alone.
+      if (defs !== undefined) for (const def of defs) this.#known.delete(def.id);
+      if (drop !== undefined) for (const id of drop) this.#known.set(id, 0);
+    }
+    const failed: { task: PoolTask; error: TypeError | undefined }[] = [];
+    for (const task of batch) {
+      const isNew = !this.#known.has(task.def.id);
+      const one: unknown[] = [];
+      writeTask(one, task.id, task.def.id, task.args);
+      try {
+        this.handle.send(
+          { t: 'run', defs: isNew ? [task.def] : undefined, drop: undefined, tasks: one },
+          task.transfers,
+        );
+        this.#known.set(task.def.id, handOver);
+      } catch (error) {
+        failed.push({ task, error: cloneError(this.handle, task, error) });
+      }
+    }
+    return failed;
+  }
+
+  /** Forgets the least recently used definitions down to 3/4 of the cache, sparing this hand-over's. */
+  #evict(handOver: number): number[] | undefined {
+    const victims = [...this.#known].filter(([, last]) => last < handOver);
+    victims.sort((a, b) => a[1] - b[1]);
+    const excess = this.#known.size - Math.floor((FUNCTION_CACHE_SIZE * 3) / 4);
+    const drop = victims.slice(0, excess).map(([id]) => id);
+    for (const id of drop) this.#known.delete(id);
+    return drop.length > 0 ? drop : undefined;
+  }
+}
+
+/**
+ * Why a task could not be sent: a `TypeError` naming the first argument that
+ * cannot be cloned (or its transfer list), or `undefined` if it can travel and
+ * the transport failed.
+ */
+function cloneError(handle: WorkerHandle, task: PoolTask, error: unknown): TypeError | undefined {
+  const args = task.args;
+  const calls = isChunk(args) ? chunkLength(args) : 1;
+  for (let call = 0; call < calls; call++) {
+    const list = isChunk(args) ? chunkCallArgs(args, call) : args;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        handle.checkCloneable(list[i]);
+      } catch (argError) {
+        const where = isChunk(args) ? ` of item ${call} (counting from 0) of its map chunk` : '';
+        return new TypeError(
+          `argument ${i} (counting from 0)${where} of "${task.def.name}" cannot be sent to a worker: ` +
+            `${messageOf(argError)}`,
+          { cause: argError },
+        );
+      }
+    }
+  }
+  // Every argument clones alone: a transfer list the task gave may be at fault,
+  // or else the transport itself failed, which is no fault of the task.
+  if (task.transfers === undefined) return undefined;
+  return new TypeError(
+    `the task "${task.def.name}" cannot be sent to a worker: ${messageOf(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+function messageOf(error: unknown): string {
+  try {
+    return String((error as Error).message);
+  } catch {
+    return 'an unreadable error';
+  }
+}
