@@ -6,6 +6,7 @@
  */
 
 import type { Future } from './future.js';
+import { argTypeError, argValueError } from './errors.js';
 import { MapIterator, type MapSource } from './map.js';
 import type { Chunk } from './pool/protocol.js';
 import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
@@ -80,7 +81,7 @@ export abstract class Executor {
   ): MapResults<Awaited<R>>;
   map(fn: TaskFunction, ...rest: unknown[]): MapResults<unknown> {
     if (typeof fn !== 'function') {
-      throw new TypeError(`map: fn must be a function, got ${describe(fn)}`);
+      throw argTypeError(`map: fn must be a function, got ${describe(fn)}`);
     }
     const last = rest[rest.length - 1];
     let options: MapOptions | undefined;
@@ -94,7 +95,7 @@ export abstract class Executor {
     const buffersize = checkBuffersize(options?.buffersize);
     rest.forEach((it, i) => {
       if (!isIterableSource(it)) {
-        throw new TypeError(
+        throw argTypeError(
           `map: argument ${i + 1} after fn must be an iterable or async iterable, got ${describe(it)}`,
         );
       }
@@ -122,10 +123,10 @@ export abstract class Executor {
 function checkBuffersize(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(
+    throw argTypeError(
       `buffersize must be an integer or undefined, got ${typeof value === 'number' ? value : describe(value)}`,
     );
   }
-  if (value < 1) throw new RangeError(`buffersize must be undefined or > 0, got ${value}`);
+  if (value < 1) throw argValueError(`buffersize must be undefined or > 0, got ${value}`);
   return value;
 }

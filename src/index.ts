@@ -43,6 +43,8 @@ export {
   BrokenThreadPool,
   BrokenInterpreterPool,
   BrokenProcessPool,
+  codes,
+  type ErrorCode,
 } from './errors.js';
 export { InterpreterPoolExecutor, type InterpreterPoolExecutorOptions } from './interpreter.js';
 export { ProcessPoolExecutor, type ProcessPoolExecutorOptions } from './process.js';

@@ -8,7 +8,7 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { BrokenThreadPool, RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
+import { BrokenThreadPool, argTypeError, shutdownError } from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import { Future } from './future.js';
 import { isThenable } from './thenable.js';
@@ -92,7 +92,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
         ? Math.min(32, availableParallelism() + 4)
         : checkPositiveInt(options.maxWorkers, 'maxWorkers');
     if (options.threadNamePrefix !== undefined && typeof options.threadNamePrefix !== 'string') {
-      throw new TypeError(
+      throw argTypeError(
         `threadNamePrefix must be a string, got ${describe(options.threadNamePrefix)}`,
       );
     }
@@ -105,12 +105,12 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
 
   override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
     if (typeof fn !== 'function') {
-      throw new TypeError(`submit: fn must be a function, got ${describe(fn)}`);
+      throw argTypeError(`submit: fn must be a function, got ${describe(fn)}`);
     }
     if (this.#broken !== undefined) {
       throw new BrokenThreadPool(this.#broken.message, { cause: this.#broken.cause });
     }
-    if (this.#shutdown) throw new RuntimeError(SHUTDOWN_MESSAGE);
+    if (this.#shutdown) throw shutdownError();
     const future = new Future<Awaited<R>>();
     const ref = taskRefOf(fn);
     // A taskModule reference runs here too: the module is imported in-process.
