@@ -27,8 +27,10 @@
  *   console.log((error as { code?: string }).code === codes.ERR_EXECUTOR_SHUTDOWN); // true
  * }
  * ```
+ *
+ * @namespace
  */
-export const codes = Object.freeze({
+export const codes = {
   /** A cancelled future's outcome was read ({@link CancelledError}). */
   ERR_FUTURE_CANCELLED: 'ERR_FUTURE_CANCELLED',
   /** A wait with a timeout ran out of time ({@link TimeoutError}). */
@@ -68,7 +70,8 @@ export const codes = Object.freeze({
   ERR_UNKNOWN_OPTION: 'ERR_UNKNOWN_OPTION',
   /** A bug in this library: please report it. */
   ERR_INTERNAL_ASSERTION: 'ERR_INTERNAL_ASSERTION',
-} as const);
+} as const;
+Object.freeze(codes);
 
 /** One of the stable error {@link codes}. */
 export type ErrorCode = (typeof codes)[keyof typeof codes];

@@ -70,6 +70,27 @@ export abstract class Executor {
    * inputs; the calls run concurrently, results come in input order. Every call
    * is submitted now (or `buffersize` of them); the first error ends iteration.
    * A trailing plain object is taken as the {@link MapOptions}.
+   *
+   * @example
+   * ```ts
+   * import { ThreadPoolExecutor } from 'concurrent-futures';
+   *
+   * await using executor = new ThreadPoolExecutor({ maxWorkers: 2 });
+   *
+   * // Two iterables, zipped: multiply(1, 10), multiply(2, 20), multiply(3, 30).
+   * const multiply = async (a: number, b: number) => a * b;
+   * for await (const product of executor.map(multiply, [1, 2, 3], [10, 20, 30])) {
+   *   console.log(product); // 10, 40, 90: in input order
+   * }
+   *
+   * // An endless async input: only `buffersize` calls are ever submitted ahead.
+   * async function* naturals() {
+   *   for (let i = 0; ; i++) yield i;
+   * }
+   * for await (const square of executor.map((x: number) => x * x, naturals(), { buffersize: 4 })) {
+   *   if (square > 50) break; // leaving the loop cancels the calls that have not started
+   * }
+   * ```
    */
   map<A extends unknown[], R>(
     fn: TaskFunction<A, R>,

@@ -43,6 +43,12 @@ export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
   env?: NodeJS.Dict<string> | undefined;
 }
 
+/**
+ * What {@link InterpreterPoolExecutor} and {@link ProcessPoolExecutor} share:
+ * the {@link Executor} surface over a pool of workers, plus `maxWorkers`,
+ * `terminateWorkers()` and `killWorkers()`. Exported as a type only: construct
+ * one of the two executors.
+ */
 export abstract class ParallelExecutor extends Executor {
   /** The most workers this pool runs at once. */
   readonly maxWorkers: number;

@@ -14,7 +14,9 @@ const TASK_REF = Symbol.for('concurrent-futures.task-ref');
 
 /** Where a worker finds a module task. */
 export interface TaskRef {
+  /** The module's URL (`file:` or `data:`). */
   readonly url: string;
+  /** The name of the exported function. */
   readonly name: string;
 }
 

@@ -7,6 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import {
   BrokenExecutor,
   BrokenInterpreterPool,
@@ -33,10 +34,14 @@ const coded = taskModule<typeof import('./fixtures/coded-errors.js')>(
 );
 
 /** Asserts that `error` is an instance of `Class` whose own enumerable `code` is `code`. */
-function assertCode(error: unknown, code: ErrorCode | string, Class: Function = Error): void {
-  assert.ok(error instanceof Class, `${String(error)} is a ${Class.name}`);
-  assert.equal((error as { code?: unknown }).code, code, String(error));
-  assert.ok(Object.keys(error as object).includes('code'), 'code is own and enumerable');
+function assertCode(
+  error: unknown,
+  code: ErrorCode | 'E_MINE',
+  Class: abstract new (...args: never[]) => unknown = Error,
+): void {
+  assert.ok(error instanceof Class, `${inspect(error)} is a ${Class.name}`);
+  assert.equal((error as { code?: unknown }).code, code, inspect(error));
+  assert.ok(Object.keys(Object(error)).includes('code'), 'code is own and enumerable');
 }
 
 function thrown(fn: () => unknown): unknown {
@@ -107,7 +112,7 @@ void describe('error codes: futures, wait, asCompleted and map', { timeout: 20_0
     await using ex = new ThreadPoolExecutor({ maxWorkers: 1 });
     const never = new Future<never>();
     const mapped = (async () => {
-      for await (const _ of ex.map(() => never, [1], { timeout: 0 }));
+      for await (const _ of ex.map((_: number) => never, [1], { timeout: 0 }));
     })();
     assertCode(await rejection(mapped), 'ERR_FUTURE_TIMEOUT', TimeoutError);
   });
@@ -429,7 +434,7 @@ for (const pool of POOLS) {
     void it('ERR_TASK_NOT_COMPILABLE for source that does not compile', integrator, async () => {
       await using ex = pool.make({ maxWorkers: 1 });
       const method = {
-        m(): string {
+        m(this: void): string {
           return super.toString();
         },
       }.m;
