@@ -68,6 +68,11 @@ export const codes = {
   ERR_INVALID_ARG_VALUE: 'ERR_INVALID_ARG_VALUE',
   /** An options object has a key the function does not know, a typo most likely (`TypeError`). */
   ERR_UNKNOWN_OPTION: 'ERR_UNKNOWN_OPTION',
+  /**
+   * A worker sent a message or error record that cannot be read: the worker is
+   * untrusted, so this fails the task it concerns instead of the pool (`TypeError`).
+   */
+  ERR_INVALID_WORKER_MESSAGE: 'ERR_INVALID_WORKER_MESSAGE',
   /** A bug in this library: please report it. */
   ERR_INTERNAL_ASSERTION: 'ERR_INTERNAL_ASSERTION',
 } as const;
