@@ -4,7 +4,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', '.tmp/', 'test/fixtures/*.cjs'],
+    ignores: ['dist/', 'node_modules/', 'coverage/', '.tmp/', 'docs/api/', 'test/fixtures/*.cjs'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -6,6 +6,7 @@
  */
 
 import type { Future } from './future.js';
+import { argTypeError, argValueError } from './errors.js';
 import { MapIterator, type MapSource } from './map.js';
 import type { Chunk } from './pool/protocol.js';
 import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
@@ -69,6 +70,27 @@ export abstract class Executor {
    * inputs; the calls run concurrently, results come in input order. Every call
    * is submitted now (or `buffersize` of them); the first error ends iteration.
    * A trailing plain object is taken as the {@link MapOptions}.
+   *
+   * @example
+   * ```ts
+   * import { ThreadPoolExecutor } from 'concurrent-futures';
+   *
+   * await using executor = new ThreadPoolExecutor({ maxWorkers: 2 });
+   *
+   * // Two iterables, zipped: multiply(1, 10), multiply(2, 20), multiply(3, 30).
+   * const multiply = async (a: number, b: number) => a * b;
+   * for await (const product of executor.map(multiply, [1, 2, 3], [10, 20, 30])) {
+   *   console.log(product); // 10, 40, 90: in input order
+   * }
+   *
+   * // An endless async input: only `buffersize` calls are ever submitted ahead.
+   * async function* naturals() {
+   *   for (let i = 0; ; i++) yield i;
+   * }
+   * for await (const square of executor.map((x: number) => x * x, naturals(), { buffersize: 4 })) {
+   *   if (square > 50) break; // leaving the loop cancels the calls that have not started
+   * }
+   * ```
    */
   map<A extends unknown[], R>(
     fn: TaskFunction<A, R>,
@@ -80,7 +102,7 @@ export abstract class Executor {
   ): MapResults<Awaited<R>>;
   map(fn: TaskFunction, ...rest: unknown[]): MapResults<unknown> {
     if (typeof fn !== 'function') {
-      throw new TypeError(`map: fn must be a function, got ${describe(fn)}`);
+      throw argTypeError(`map: fn must be a function, got ${describe(fn)}`);
     }
     const last = rest[rest.length - 1];
     let options: MapOptions | undefined;
@@ -94,7 +116,7 @@ export abstract class Executor {
     const buffersize = checkBuffersize(options?.buffersize);
     rest.forEach((it, i) => {
       if (!isIterableSource(it)) {
-        throw new TypeError(
+        throw argTypeError(
           `map: argument ${i + 1} after fn must be an iterable or async iterable, got ${describe(it)}`,
         );
       }
@@ -122,10 +144,10 @@ export abstract class Executor {
 function checkBuffersize(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(
+    throw argTypeError(
       `buffersize must be an integer or undefined, got ${typeof value === 'number' ? value : describe(value)}`,
     );
   }
-  if (value < 1) throw new RangeError(`buffersize must be undefined or > 0, got ${value}`);
+  if (value < 1) throw argValueError(`buffersize must be undefined or > 0, got ${value}`);
   return value;
 }

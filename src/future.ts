@@ -303,6 +303,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.toString();
   }
 
+  /** `'Future'`, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return 'Future';
   }

@@ -2,6 +2,16 @@
  * concurrent-futures: Python's `concurrent.futures` for TypeScript.
  *
  * @packageDocumentation
+ * @document ../docs/guides/choosing-an-executor.md
+ * @document ../docs/guides/defining-tasks.md
+ * @document ../docs/guides/crossing-the-boundary.md
+ * @document ../docs/guides/worker-deaths.md
+ * @document ../docs/guides/dispatch-and-cancellation.md
+ * @document ../docs/guides/errors.md
+ * @document ../docs/guides/benchmarks.md
+ * @document ../docs/python-differences.md
+ * @document ../docs/stability.md
+ * @document ../CHANGELOG.md
  */
 
 export {
@@ -43,6 +53,8 @@ export {
   BrokenThreadPool,
   BrokenInterpreterPool,
   BrokenProcessPool,
+  codes,
+  type ErrorCode,
 } from './errors.js';
 export { InterpreterPoolExecutor, type InterpreterPoolExecutorOptions } from './interpreter.js';
 export { ProcessPoolExecutor, type ProcessPoolExecutorOptions } from './process.js';

@@ -18,8 +18,35 @@ export interface InterpreterPoolExecutorOptions<
   resourceLimits?: ResourceLimits | undefined;
 }
 
-/** Runs calls in a pool of worker threads; a broken pool raises {@link BrokenInterpreterPool}. */
+/**
+ * Runs calls in a pool of worker threads (Python 3.14's interpreter pool, with
+ * V8 isolates for sub-interpreters): the default executor for CPU-bound work.
+ * A task is a `taskModule` reference or a self-contained function; arguments
+ * and results are cloned (see `transfer()` to move buffers instead). A worker
+ * that dies fails only the futures it held, with {@link BrokenInterpreterPool}.
+ *
+ * @example
+ * ```ts
+ * import { InterpreterPoolExecutor } from 'concurrent-futures';
+ *
+ * // Self-contained: it uses only its parameters and the worker's globals.
+ * function fib(n: number): number {
+ *   return n < 2 ? n : fib(n - 1) + fib(n - 2);
+ * }
+ *
+ * await using executor = new InterpreterPoolExecutor({ maxWorkers: 2 });
+ * console.log(await executor.submit(fib, 25)); // 75025, computed in a worker thread
+ * for await (const n of executor.map(fib, [10, 15, 20], { chunksize: 2 })) {
+ *   console.log(n); // 55, 610, 6765
+ * }
+ * ```
+ */
 export class InterpreterPoolExecutor<I extends unknown[] = unknown[]> extends ParallelExecutor {
+  /**
+   * Validates `options` up front (wrong type: `TypeError`, out of range:
+   * `RangeError`, unknown key: `TypeError`; `initArgs` must be cloneable).
+   * Workers start on demand, not here.
+   */
   constructor(options: InterpreterPoolExecutorOptions<I> = {}) {
     checkOptionsObject(options, 'InterpreterPoolExecutor options');
     checkOptionsObject(options.resourceLimits, 'resourceLimits');

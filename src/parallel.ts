@@ -6,7 +6,7 @@
 
 import type { TransferListItem } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
+import { argTypeError, codes, shutdownError } from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import type { Future } from './future.js';
 import { functionDef } from './pool/functions.js';
@@ -43,6 +43,12 @@ export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
   env?: NodeJS.Dict<string> | undefined;
 }
 
+/**
+ * What {@link InterpreterPoolExecutor} and {@link ProcessPoolExecutor} share:
+ * the {@link Executor} surface over a pool of workers, plus `maxWorkers`,
+ * `terminateWorkers()` and `killWorkers()`. Exported as a type only: construct
+ * one of the two executors.
+ */
 export abstract class ParallelExecutor extends Executor {
   /** The most workers this pool runs at once. */
   readonly maxWorkers: number;
@@ -75,9 +81,11 @@ export abstract class ParallelExecutor extends Executor {
     try {
       structuredClone(initArgs);
     } catch (error) {
-      throw new TypeError(`initArgs cannot be sent to a worker: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw argTypeError(
+        `initArgs cannot be sent to a worker: ${(error as Error).message}`,
+        codes.ERR_TASK_NOT_CLONEABLE,
+        { cause: error },
+      );
     }
     this.#brokenError = brokenError;
     this.#pool = new WorkerPool({
@@ -142,7 +150,7 @@ export abstract class ParallelExecutor extends Executor {
   #checkOpen(): void {
     const broken = this.#pool.broken;
     if (broken !== undefined) throw new this.#brokenError(broken.message, { cause: broken.cause });
-    if (this.#pool.isShutdown) throw new RuntimeError(SHUTDOWN_MESSAGE);
+    if (this.#pool.isShutdown) throw shutdownError();
   }
 }
 

@@ -7,13 +7,16 @@
 
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { argTypeError, codes } from './errors.js';
 import { importExport } from './pool/import-module.js';
 
 const TASK_REF = Symbol.for('concurrent-futures.task-ref');
 
 /** Where a worker finds a module task. */
 export interface TaskRef {
+  /** The module's URL (`file:` or `data:`). */
   readonly url: string;
+  /** The name of the exported function. */
   readonly name: string;
 }
 
@@ -48,20 +51,22 @@ export function taskModule<M>(url: URL | string): TaskModule<M> {
 function moduleHref(url: URL | string): string {
   if (url instanceof URL) return url.href;
   if (typeof url !== 'string') {
-    throw new TypeError(`taskModule: url must be a URL or a string, got ${typeof url}`);
+    throw argTypeError(`taskModule: url must be a URL or a string, got ${typeof url}`);
   }
   if (/^(file|data):/.test(url)) return url;
   if (isAbsolute(url)) return pathToFileURL(url).href;
-  throw new TypeError(
+  throw argTypeError(
     `taskModule: '${url}' is relative; pass new URL('${url}', import.meta.url) so that workers find the same file`,
+    codes.ERR_INVALID_ARG_VALUE,
   );
 }
 
 function makeStub(url: string, name: string): (...args: unknown[]) => never {
   const stub = (): never => {
-    throw new TypeError(
+    throw argTypeError(
       `${name} from taskModule('${url}') is a task reference: submit it to an executor, ` +
         `or import the module to call ${name} directly`,
+      codes.ERR_TASK_REFERENCE_CALLED,
     );
   };
   Object.defineProperty(stub, 'name', { value: name });

@@ -8,7 +8,7 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { BrokenThreadPool, RuntimeError, SHUTDOWN_MESSAGE } from './errors.js';
+import { BrokenThreadPool, argTypeError, shutdownError } from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import { Future } from './future.js';
 import { isThenable } from './thenable.js';
@@ -66,7 +66,29 @@ interface WorkerSlot {
 
 let poolCounter = 0;
 
-/** Runs calls concurrently on the event loop, at most `maxWorkers` at a time. */
+/**
+ * Runs calls concurrently on the event loop, at most `maxWorkers` at a time:
+ * the executor for I/O-bound work. Calls run in your process, sync or async,
+ * closures included; a broken pool (its initializer threw) raises
+ * {@link BrokenThreadPool}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { ThreadPoolExecutor } from 'concurrent-futures';
+ *
+ * async function download(name: string, ms: number): Promise<string> {
+ *   await sleep(ms); // stands in for real I/O
+ *   return `${name} downloaded`;
+ * }
+ *
+ * await using executor = new ThreadPoolExecutor({ maxWorkers: 3 });
+ *
+ * const future = executor.submit(download, 'a.pdf', 100); // Future<string>
+ * console.log(await future); // 'a.pdf downloaded'
+ * console.log(await executor.submit(download, 'b.pdf', 10).result(500)); // at most 500 ms
+ * ```
+ */
 export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executor {
   /** The most calls that run at once. */
   readonly maxWorkers: number;
@@ -83,6 +105,10 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   #broken: BrokenThreadPool | undefined;
   #drained: (() => void)[] = [];
 
+  /**
+   * Validates `options` up front: a wrong type is a `TypeError`, a value out of
+   * range a `RangeError`, an unknown key a `TypeError` (codes in the errors guide).
+   */
   constructor(options: ThreadPoolExecutorOptions<I> = {}) {
     super();
     checkOptionsObject(options, 'ThreadPoolExecutor options');
@@ -92,7 +118,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
         ? Math.min(32, availableParallelism() + 4)
         : checkPositiveInt(options.maxWorkers, 'maxWorkers');
     if (options.threadNamePrefix !== undefined && typeof options.threadNamePrefix !== 'string') {
-      throw new TypeError(
+      throw argTypeError(
         `threadNamePrefix must be a string, got ${describe(options.threadNamePrefix)}`,
       );
     }
@@ -105,12 +131,12 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
 
   override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
     if (typeof fn !== 'function') {
-      throw new TypeError(`submit: fn must be a function, got ${describe(fn)}`);
+      throw argTypeError(`submit: fn must be a function, got ${describe(fn)}`);
     }
     if (this.#broken !== undefined) {
       throw new BrokenThreadPool(this.#broken.message, { cause: this.#broken.cause });
     }
-    if (this.#shutdown) throw new RuntimeError(SHUTDOWN_MESSAGE);
+    if (this.#shutdown) throw shutdownError();
     const future = new Future<Awaited<R>>();
     const ref = taskRefOf(fn);
     // A taskModule reference runs here too: the module is imported in-process.

@@ -3,6 +3,8 @@
  * range a `RangeError`; every message names the option and says what it takes.
  */
 
+import { argTypeError, argValueError, codes } from './errors.js';
+
 /** The longest delay Node's timers accept; anything longer counts as "no limit". */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -13,12 +15,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function checkTimeout(value: unknown, name: string): number {
   if (value === undefined || value === null) return Infinity;
   if (typeof value !== 'number') {
-    throw new TypeError(
+    throw argTypeError(
       `${name} must be a number of milliseconds or undefined, got ${typeof value}`,
     );
   }
-  if (Number.isNaN(value))
-    throw new RangeError(`${name} must be a number of milliseconds, got NaN`);
+  if (Number.isNaN(value)) throw argValueError(`${name} must be a number of milliseconds, got NaN`);
   if (value > MAX_TIMER_MS) return Infinity;
   return value < 0 ? 0 : value;
 }
@@ -33,10 +34,10 @@ export function checkPositiveInt(
 ): number | undefined {
   if (value === undefined && optional) return undefined;
   if (typeof value !== 'number') {
-    throw new TypeError(`${name} must be a positive integer, got ${describe(value)}`);
+    throw argTypeError(`${name} must be a positive integer, got ${describe(value)}`);
   }
   if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer (1 or more), got ${value}`);
+    throw argValueError(`${name} must be a positive integer (1 or more), got ${value}`);
   }
   return value;
 }
@@ -44,21 +45,21 @@ export function checkPositiveInt(
 /** A function, or `undefined` when left out. */
 export function checkOptionalFunction(value: unknown, name: string): void {
   if (value !== undefined && typeof value !== 'function') {
-    throw new TypeError(`${name} must be a function, got ${describe(value)}`);
+    throw argTypeError(`${name} must be a function, got ${describe(value)}`);
   }
 }
 
 /** An options object, or `undefined`. */
 export function checkOptionsObject(value: unknown, name: string): void {
   if (value !== undefined && (value === null || typeof value !== 'object')) {
-    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+    throw argTypeError(`${name} must be an object, got ${describe(value)}`);
   }
 }
 
 /** An array of arguments, or `undefined`. */
 export function checkOptionalArray(value: unknown, name: string): void {
   if (value !== undefined && !Array.isArray(value)) {
-    throw new TypeError(`${name} must be an array of arguments, got ${describe(value)}`);
+    throw argTypeError(`${name} must be an array of arguments, got ${describe(value)}`);
   }
 }
 
@@ -76,9 +77,9 @@ export function checkShutdownOptions(options: unknown): { wait: boolean; cancelF
     cancelFutures?: unknown;
   };
   if (typeof wait !== 'boolean')
-    throw new TypeError(`wait must be a boolean, got ${describe(wait)}`);
+    throw argTypeError(`wait must be a boolean, got ${describe(wait)}`);
   if (typeof cancelFutures !== 'boolean') {
-    throw new TypeError(`cancelFutures must be a boolean, got ${describe(cancelFutures)}`);
+    throw argTypeError(`cancelFutures must be a boolean, got ${describe(cancelFutures)}`);
   }
   return { wait, cancelFutures };
 }
@@ -87,7 +88,10 @@ export function checkShutdownOptions(options: unknown): { wait: boolean; cancelF
 export function checkKnownOptions(options: object, known: readonly string[], name: string): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new TypeError(`${name}: unknown option '${key}'; the options are ${known.join(', ')}`);
+      throw argTypeError(
+        `${name}: unknown option '${key}'; the options are ${known.join(', ')}`,
+        codes.ERR_UNKNOWN_OPTION,
+      );
     }
   }
 }

@@ -16,11 +16,13 @@ export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
 /** `wait` returns when every future is complete. */
 export const ALL_COMPLETED = 'ALL_COMPLETED';
 
+/** When {@link wait} returns: one of the three constants. */
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
 
 /** The futures to wait on: any iterable of futures, or a `Map` keyed by futures. */
 export type FutureCollection<F extends Future<unknown>> = Iterable<F> | ReadonlyMap<F, unknown>;
 
+/** Options of {@link wait}. */
 export interface WaitOptions {
   /** The most milliseconds to wait; no limit when left out. A timeout never throws. */
   timeout?: number | undefined;
@@ -30,7 +32,9 @@ export interface WaitOptions {
 
 /** What `wait` resolves to (Python's `DoneAndNotDoneFutures`). */
 export interface DoneAndNotDone<F> {
+  /** The futures that finished or were cancelled (and notified) before `wait` returned. */
   done: Set<F>;
+  /** The others: still pending or running when `wait` returned. */
   notDone: Set<F>;
 }
 
@@ -41,8 +45,12 @@ export interface DoneAndNotDone<F> {
  * the element typed as the future it really is. Read its outcome with
  * `future.result()` or `future.exception()`.
  */
-export type CompletedFuture<F extends Future<unknown>> = F & { readonly then: never };
+export type CompletedFuture<F extends Future<unknown>> = F & {
+  /** Hidden: read the outcome with `result()` or `exception()`. */
+  readonly then: never;
+};
 
+/** Options of {@link asCompleted}. */
 export interface AsCompletedOptions {
   /** Milliseconds from the call after which iteration throws `TimeoutError`; no limit when left out. */
   timeout?: number | undefined;
@@ -89,6 +97,22 @@ function checkReturnWhen(value: unknown): ReturnWhen {
  * Waits for the futures to complete, as `returnWhen` says, for at most `timeout` ms.
  * Resolves to the `done` and `notDone` sets; it never rejects on a timeout.
  * Bad arguments reject the returned promise (`TypeError`/`RangeError`).
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { ThreadPoolExecutor, wait, FIRST_COMPLETED } from 'concurrent-futures';
+ *
+ * await using executor = new ThreadPoolExecutor();
+ * const slow = executor.submit((ms: number) => sleep(ms, 'slow'), 300);
+ * const fast = executor.submit((ms: number) => sleep(ms, 'fast'), 10);
+ *
+ * const { done, notDone } = await wait([slow, fast], { returnWhen: FIRST_COMPLETED });
+ * console.log(done.has(fast), notDone.has(slow)); // true true
+ *
+ * const all = await wait([slow, fast], { timeout: 5_000 }); // ALL_COMPLETED by default
+ * console.log(all.done.size, all.notDone.size); // 2 0
+ * ```
  */
 export function wait<F extends Future<unknown>>(
   fs: ReadonlyMap<F, unknown>,
@@ -173,6 +197,23 @@ export function wait<F extends Future<unknown>>(
  * completion order; each distinct future once. If `timeout` ms pass from this
  * call with futures still unfinished, iteration throws `TimeoutError`
  * ("N (of M) futures unfinished"). Accepts a `Map` keyed by futures.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { ThreadPoolExecutor, asCompleted } from 'concurrent-futures';
+ *
+ * await using executor = new ThreadPoolExecutor();
+ * const download = (name: string, ms: number) => sleep(ms, `${name} downloaded`);
+ *
+ * // A Map from future to task, as Python's `{executor.submit(fn, x): x for x in ...}`.
+ * const futures = new Map(
+ *   ['x.pdf', 'y.pdf', 'z.pdf'].map((name, i) => [executor.submit(download, name, 300 - 100 * i), i] as const),
+ * );
+ * for await (const future of asCompleted(futures, { timeout: 5_000 })) {
+ *   console.log(`task ${futures.get(future)}: ${await future.result()}`); // task 2 first, task 0 last
+ * }
+ * ```
  */
 export function asCompleted<F extends Future<unknown>>(
   fs: ReadonlyMap<F, unknown>,

@@ -103,6 +103,7 @@ void describe('error classes', { timeout: 20_000 }, () => {
       'BrokenThreadPool',
       'BrokenInterpreterPool',
       'BrokenProcessPool',
+      'codes',
     ]) {
       assert.ok(name in api, `exports ${name}`);
     }

@@ -132,13 +132,20 @@ void test(
         'dist/index.js',
         'dist/index.d.ts',
         'docs/python-differences.md',
+        'docs/stability.md',
+        'docs/guides/errors.md',
+        'CHANGELOG.md',
       ]) {
         assert.ok(paths.includes(required), `${required} is missing from the tarball`);
       }
       const forbidden = paths.filter((p) =>
-        /^(src|test|examples|bench|node_modules|\.tmp)\//.test(p),
+        /^(src|test|examples|bench|node_modules|\.tmp|docs\/api)\//.test(p),
       );
-      assert.deepEqual(forbidden, [], 'the tarball must not ship sources, tests or examples');
+      assert.deepEqual(
+        forbidden,
+        [],
+        'the tarball must not ship sources, tests, examples or the generated API reference',
+      );
     });
 
     const app = join(base, 'app');

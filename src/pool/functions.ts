@@ -4,6 +4,7 @@
  * definition travels to a worker once and is compiled there once.
  */
 
+import { argTypeError, codes } from '../errors.js';
 import { taskRefOf } from '../task-module.js';
 import type { FunctionDef } from './protocol.js';
 
@@ -19,7 +20,7 @@ let nextId = 1;
 /** The definition for `fn`; throws `TypeError` for what cannot be shipped (native, bound, class). */
 export function functionDef(fn: unknown, what: string): FunctionDef {
   if (typeof fn !== 'function') {
-    throw new TypeError(`${what} must be a function, got ${fn === null ? 'null' : typeof fn}`);
+    throw argTypeError(`${what} must be a function, got ${fn === null ? 'null' : typeof fn}`);
   }
   const known = defs.get(fn);
   if (known !== undefined) return known;
@@ -31,19 +32,24 @@ export function functionDef(fn: unknown, what: string): FunctionDef {
     const source = Function.prototype.toString.call(fn);
     const name = fn.name || 'anonymous';
     if (fn.name.startsWith('bound ')) {
-      throw new TypeError(
+      throw argTypeError(
         `${what}: the bound function "${name}" cannot be sent to a worker (its bound this and arguments ` +
           'cannot travel); pass them as arguments instead, or use a module task (taskModule)',
+        codes.ERR_TASK_NOT_SENDABLE,
       );
     }
     if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
-      throw new TypeError(
+      throw argTypeError(
         `${what}: the native function "${name}" cannot be sent to a worker; wrap the call in a ` +
           'self-contained function that reaches it through a global, e.g. (x) => Math.sqrt(x)',
+        codes.ERR_TASK_NOT_SENDABLE,
       );
     }
     if (/^class\b/.test(source)) {
-      throw new TypeError(`${what}: "${name}" is a class; submit a function`);
+      throw argTypeError(
+        `${what}: "${name}" is a class; submit a function`,
+        codes.ERR_TASK_NOT_SENDABLE,
+      );
     }
     const shared = bySource.get(source);
     if (shared !== undefined && shared.name === name) {

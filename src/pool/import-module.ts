@@ -5,6 +5,7 @@
  * the TypeScript twin (`.ts`, `.mts`, `.cts`) when the `.js` file does not exist.
  */
 
+import { argTypeError, codes } from '../errors.js';
 import { TSX_ENV } from './transport.js';
 
 const TWINS: Record<string, string> = { '.js': '.ts', '.mjs': '.mts', '.cjs': '.cts' };
@@ -53,7 +54,10 @@ export async function importExport(
 ): Promise<(...args: unknown[]) => unknown> {
   const fn = (await importModule(url))[name];
   if (typeof fn !== 'function') {
-    throw new TypeError(`the module ${url} has no exported function named "${name}"`);
+    throw argTypeError(
+      `the module ${url} has no exported function named "${name}"`,
+      codes.ERR_TASK_EXPORT_NOT_FOUND,
+    );
   }
   return fn as (...args: unknown[]) => unknown;
 }

@@ -6,6 +6,8 @@
 
 import type { TransferListItem } from 'node:worker_threads';
 
+import { argTypeError } from '../errors.js';
+
 const TRANSFER = Symbol.for('concurrent-futures.transfer');
 
 interface TransferMarker {
@@ -26,7 +28,7 @@ export function transfer<T>(value: T, transferList?: readonly TransferListItem[]
   let list: TransferListItem[];
   if (transferList !== undefined) {
     if (!Array.isArray(transferList as unknown)) {
-      throw new TypeError('transfer: transferList must be an array');
+      throw argTypeError('transfer: transferList must be an array');
     }
     list = Array.from(transferList);
   } else if (value instanceof ArrayBuffer) {
@@ -36,7 +38,7 @@ export function transfer<T>(value: T, transferList?: readonly TransferListItem[]
   } else if (value !== null && typeof value === 'object' && 'postMessage' in value) {
     list = [value as unknown as TransferListItem];
   } else {
-    throw new TypeError(
+    throw argTypeError(
       'transfer: pass an ArrayBuffer, a typed array or a MessagePort, or give the transferList explicitly',
     );
   }
