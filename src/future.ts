@@ -7,7 +7,15 @@
  * until somebody asks for one (`then`, `result`, `exception`).
  */
 
-import { CancelledError, InvalidStateError, RuntimeError, TimeoutError } from './errors.js';
+import {
+  CancelledError,
+  InvalidStateError,
+  RuntimeError,
+  TimeoutError,
+  argTypeError,
+  codes,
+  withCode,
+} from './errors.js';
 import { isThenable } from './thenable.js';
 import { checkTimeout } from './validate.js';
 
@@ -42,7 +50,7 @@ let callbackErrorHandler = defaultCallbackErrorHandler;
  */
 export function setCallbackErrorHandler(handler?: CallbackErrorHandler): CallbackErrorHandler {
   if (handler !== undefined && typeof handler !== 'function') {
-    throw new TypeError('setCallbackErrorHandler: handler must be a function or undefined');
+    throw argTypeError('setCallbackErrorHandler: handler must be a function or undefined');
   }
   const previous = callbackErrorHandler;
   callbackErrorHandler = handler ?? defaultCallbackErrorHandler;
@@ -151,7 +159,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   addDoneCallback(fn: DoneCallback<T>): void {
     if (typeof fn !== 'function') {
-      throw new TypeError('addDoneCallback: fn must be a function');
+      throw argTypeError('addDoneCallback: fn must be a function');
     }
     if (this.done()) {
       this.#invokeCallback(fn);
@@ -175,7 +183,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       this.#notify('addCancelled');
       return false;
     }
-    throw new RuntimeError(`Future in unexpected state: ${String(this)}`);
+    throw withCode(
+      new RuntimeError(`Future in unexpected state: ${String(this)}`),
+      codes.ERR_INVALID_STATE,
+    );
   }
 
   /** For executors: stores the call's result. Throws `InvalidStateError` if already done. */

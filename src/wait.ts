@@ -5,7 +5,7 @@
  * notified*: a bare `cancel()` is not enough until its executor reaches it.
  */
 
-import { TimeoutError } from './errors.js';
+import { TimeoutError, argTypeError, argValueError } from './errors.js';
 import { Future, type Waiter } from './future.js';
 import { checkOptionsObject, checkTimeout } from './validate.js';
 
@@ -65,13 +65,13 @@ function isComplete(f: Future<unknown>): boolean {
 /** Reads the collection once into a set of distinct futures, checking every element. */
 function toFutureSet<F extends Future<unknown>>(fs: FutureCollection<F>, fnName: string): Set<F> {
   if (fs === null || typeof fs !== 'object' || !(Symbol.iterator in fs)) {
-    throw new TypeError(`${fnName}: fs must be an iterable of futures or a Map keyed by futures`);
+    throw argTypeError(`${fnName}: fs must be an iterable of futures or a Map keyed by futures`);
   }
   const items: Iterable<unknown> = fs instanceof Map ? fs.keys() : fs;
   const set = new Set<F>();
   for (const f of items) {
     if (!(f instanceof Future)) {
-      throw new TypeError(`${fnName}: every element of fs must be a Future, got ${String(f)}`);
+      throw argTypeError(`${fnName}: every element of fs must be a Future, got ${String(f)}`);
     }
     set.add(f as F);
   }
@@ -81,12 +81,12 @@ function toFutureSet<F extends Future<unknown>>(fs: FutureCollection<F>, fnName:
 function checkReturnWhen(value: unknown): ReturnWhen {
   if (value === undefined) return ALL_COMPLETED;
   if (typeof value !== 'string') {
-    throw new TypeError(
+    throw argTypeError(
       `returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${typeof value}`,
     );
   }
   if (value !== FIRST_COMPLETED && value !== FIRST_EXCEPTION && value !== ALL_COMPLETED) {
-    throw new RangeError(
+    throw argValueError(
       `returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got '${value}'`,
     );
   }

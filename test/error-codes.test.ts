@@ -400,9 +400,8 @@ for (const pool of POOLS) {
       assertCode(await rejection(ex.submit(missing.nope)), 'ERR_TASK_EXPORT_NOT_FOUND', TypeError);
     });
 
-    // Creation sites in files the integrator applies the codes to (src/pool/pool.ts,
-    // src/pool/worker-entry.ts): `todo` until then, so that they report without failing the run.
-    const integrator = { todo: 'code applied by the integrator in src/pool/*' };
+    // Creation sites in src/pool/pool-worker.ts and src/pool/worker-entry.ts.
+    const integrator = {};
 
     void it(
       'ERR_TASK_NOT_CLONEABLE for an argument that cannot be cloned',
@@ -443,8 +442,8 @@ for (const pool of POOLS) {
   });
 }
 
-void describe('error codes: future.ts and wait.ts sites (integrator)', () => {
-  const integrator = { todo: 'code applied by the integrator in src/future.ts, src/wait.ts' };
+void describe('error codes: future.ts and wait.ts sites', () => {
+  const integrator = {};
 
   void it(
     'ERR_INVALID_ARG_TYPE from addDoneCallback and setCallbackErrorHandler',

@@ -5,6 +5,7 @@
  */
 
 import type { TransferListItem } from 'node:worker_threads';
+import { argTypeError, codes } from '../errors.js';
 import type { Future } from '../future.js';
 import {
   chunkCallArgs,
@@ -156,9 +157,10 @@ function cloneError(handle: WorkerHandle, task: PoolTask, error: unknown): TypeE
         handle.checkCloneable(list[i]);
       } catch (argError) {
         const where = isChunk(args) ? ` of item ${call} (counting from 0) of its map chunk` : '';
-        return new TypeError(
+        return argTypeError(
           `argument ${i} (counting from 0)${where} of "${task.def.name}" cannot be sent to a worker: ` +
             `${messageOf(argError)}`,
+          codes.ERR_TASK_NOT_CLONEABLE,
           { cause: argError },
         );
       }
@@ -167,8 +169,9 @@ function cloneError(handle: WorkerHandle, task: PoolTask, error: unknown): TypeE
   // Every argument clones alone: a transfer list the task gave may be at fault,
   // or else the transport itself failed, which is no fault of the task.
   if (task.transfers === undefined) return undefined;
-  return new TypeError(
+  return argTypeError(
     `the task "${task.def.name}" cannot be sent to a worker: ${messageOf(error)}`,
+    codes.ERR_TASK_NOT_CLONEABLE,
     {
       cause: error,
     },

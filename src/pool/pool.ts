@@ -17,7 +17,7 @@
  */
 
 import type { TransferListItem } from 'node:worker_threads';
-import type { BrokenExecutor } from '../errors.js';
+import { argTypeError, codes, type BrokenExecutor } from '../errors.js';
 import { Future } from '../future.js';
 import { Queue } from '../queue.js';
 import { PoolTask, PoolWorker } from './pool-worker.js';
@@ -478,6 +478,10 @@ function decode(wire: unknown): unknown {
   try {
     return decodeError(wire as WireError);
   } catch (error) {
-    return new TypeError('the worker sent an error record that cannot be read', { cause: error });
+    return argTypeError(
+      'the worker sent an error record that cannot be read',
+      codes.ERR_INVALID_WORKER_MESSAGE,
+      { cause: error },
+    );
   }
 }

@@ -25,6 +25,7 @@ import {
   type TaskArgs,
   type WorkerMessage,
 } from './protocol.js';
+import { argTypeError, codes, withCode } from '../errors.js';
 import { isThenable } from '../thenable.js';
 import { encodeError } from './wire-error.js';
 import { importExport } from './import-module.js';
@@ -81,10 +82,13 @@ function compile(def: Extract<FunctionDef, { kind: 'source' }>): Fn {
     }
     return factory(__name, transfer) as Fn;
   }
-  throw new SyntaxError(
-    `the function "${def.name}" could not be compiled in the worker (${(lastError as Error).message}); ` +
-      'export it from a module and submit it through taskModule() instead',
-    { cause: lastError },
+  throw withCode(
+    new SyntaxError(
+      `the function "${def.name}" could not be compiled in the worker (${(lastError as Error).message}); ` +
+        'export it from a module and submit it through taskModule() instead',
+      { cause: lastError },
+    ),
+    codes.ERR_TASK_NOT_COMPILABLE,
   );
 }
 
@@ -113,7 +117,12 @@ function resolve(id: number): Fn | Promise<Fn> {
   const def = defs.get(id);
   let fn: Fn | Promise<Fn>;
   if (def === undefined) {
-    fn = thrower(new Error(`internal error: the worker does not know function id ${id}`));
+    fn = thrower(
+      withCode(
+        new Error(`internal error: the worker does not know function id ${id}`),
+        codes.ERR_INTERNAL_ASSERTION,
+      ),
+    );
   } else if (def.kind === 'module') {
     fn = load(def);
   } else {
@@ -141,11 +150,14 @@ function explain(error: unknown, fnId: number): unknown {
   }
   if (match === null || !def.source.includes(match[1]!)) return error;
   const name = match[1]!;
-  return new ReferenceError(
-    `${name} is not defined: the function "${def.name}" was sent to the worker as source text, ` +
-      `so it cannot use "${name}" from the scope it was written in. Pass it as an argument, or ` +
-      `export the function from a module and submit it through taskModule(new URL('./module.js', import.meta.url))`,
-    { cause: error },
+  return withCode(
+    new ReferenceError(
+      `${name} is not defined: the function "${def.name}" was sent to the worker as source text, ` +
+        `so it cannot use "${name}" from the scope it was written in. Pass it as an argument, or ` +
+        `export the function from a module and submit it through taskModule(new URL('./module.js', import.meta.url))`,
+      { cause: error },
+    ),
+    codes.ERR_TASK_NOT_SELF_CONTAINED,
   );
 }
 
@@ -200,8 +212,9 @@ function flush(): void {
       try {
         send({ k: key, t: 'results', results: one, busy: 0 }, transfers[i]);
       } catch (error) {
-        const reason = new TypeError(
+        const reason = argTypeError(
           `the task's result cannot be sent back to the parent: ${describeError(error)}`,
+          codes.ERR_RESULT_NOT_CLONEABLE,
           { cause: error },
         );
         const failed: unknown[] = [];
