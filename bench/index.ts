@@ -10,6 +10,7 @@ import { loadAverage, machine, type Section } from './lib.js';
 const SECTIONS: readonly (readonly [name: string, load: () => Promise<{ default: Section }>])[] = [
   ['thread', () => import('./thread.js')],
   ['pool', () => import('./pool.js')],
+  ['crash', () => import('./crash.js')],
 ];
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

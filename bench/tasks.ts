@@ -20,3 +20,8 @@ export function fib(n: number): number {
 export function whoami(): string {
   return `${process.pid}:${threadId}`;
 }
+
+/** Ends the worker that runs it: a crashing task for the crash-containment figure. */
+export function exitNow(code: number): never {
+  process.exit(code);
+}

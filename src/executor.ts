@@ -7,7 +7,8 @@
 
 import type { Future } from './future.js';
 import { argTypeError, argValueError } from './errors.js';
-import { MapIterator, type MapSource } from './map.js';
+import { checkCallOptions, DEFAULT_GRACE_MS, type CallOptions, type Control } from './control.js';
+import { MapIterator, type MapSource, type MapSubmitter } from './map.js';
 import type { Chunk } from './pool/protocol.js';
 import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
 
@@ -101,44 +102,134 @@ export abstract class Executor {
     ...iterablesAndOptions: [...MapIterables<A>, MapOptions]
   ): MapResults<Awaited<R>>;
   map(fn: TaskFunction, ...rest: unknown[]): MapResults<unknown> {
-    if (typeof fn !== 'function') {
-      throw argTypeError(`map: fn must be a function, got ${describe(fn)}`);
+    return startMap(this, fn, rest);
+  }
+
+  /**
+   * A view of this executor whose `submit` and `map` calls carry `options`: an
+   * `AbortSignal` that stops the call, a `timeout` counted from the moment it
+   * starts, and an `onProgress` callback for what the task reports with
+   * `reportProgress()`. The view is typed exactly like the executor; `submit`
+   * and `map` themselves keep Python's signatures.
+   *
+   * @example
+   * ```ts
+   * import { ThreadPoolExecutor, taskSignal } from 'concurrent-futures';
+   * import { setTimeout as sleep } from 'node:timers/promises';
+   *
+   * await using executor = new ThreadPoolExecutor();
+   * const controller = new AbortController();
+   * const future = executor
+   *   .with({ signal: controller.signal })
+   *   .submit(() => sleep(10_000, 'done', { signal: taskSignal() }));
+   * setTimeout(() => controller.abort(), 50); // while it runs
+   * console.log(String(await future.exception())); // AbortError: This operation was aborted
+   * ```
+   */
+  with(options: CallOptions): ExecutorView {
+    return new ExecutorView(this, checkCallOptions(options, this._callDefaults()));
+  }
+
+  /**
+   * @internal Submits one call with its checked options; `undefined` control is
+   * a plain `submit`. Executors that support per-call options override it.
+   */
+  _submitControlled(
+    control: Control | undefined,
+    fn: TaskFunction,
+    args: unknown[],
+  ): Future<unknown> {
+    if (control !== undefined) {
+      throw argTypeError(`${this.constructor.name} does not support per-call options`);
     }
-    const last = rest[rest.length - 1];
-    let options: MapOptions | undefined;
-    if (rest.length > 0 && last !== null && typeof last === 'object' && !isIterableSource(last)) {
-      options = last;
-      rest = rest.slice(0, -1);
-    }
-    checkOptionsObject(options, 'map options');
-    const timeout = checkTimeout(options?.timeout, 'timeout');
-    const chunksize = checkPositiveInt(options?.chunksize ?? 1, 'chunksize');
-    const buffersize = checkBuffersize(options?.buffersize);
-    rest.forEach((it, i) => {
-      if (!isIterableSource(it)) {
-        throw argTypeError(
-          `map: argument ${i + 1} after fn must be an iterable or async iterable, got ${describe(it)}`,
-        );
-      }
-    });
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
-    return new MapIterator(this, fn, rest as MapSource[], {
-      chunksize,
-      buffersize,
-      deadline,
-    });
+    return this.submit(fn, ...args);
+  }
+
+  /** @internal The executor-wide defaults of per-call options (constructor options). */
+  _callDefaults(): { timeout: number; gracePeriod: number } {
+    return NO_DEFAULTS;
   }
 
   /**
    * @internal Submits a chunk of argument lists as one task whose result is the
    * list of results. Executors that gain nothing from chunking leave it out.
    */
-  _submitChunk?(fn: TaskFunction, chunk: Chunk): Future<unknown[]>;
+  _submitChunk?(fn: TaskFunction, chunk: Chunk, control?: Control): Future<unknown[]>;
 
   /** `await using executor = ...`: shuts down and waits for pending work on leaving the block. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown({ wait: true });
   }
+}
+
+const NO_DEFAULTS = { timeout: Infinity, gracePeriod: DEFAULT_GRACE_MS };
+
+/**
+ * An executor seen through per-call options (see {@link Executor.with}): its
+ * `submit` and `map` are the executor's, each call carrying the options.
+ */
+export class ExecutorView {
+  readonly #executor: Executor;
+  readonly #control: Control | undefined;
+  readonly #submitter: MapSubmitter;
+
+  /** @internal */
+  constructor(executor: Executor, control: Control | undefined) {
+    this.#executor = executor;
+    this.#control = control;
+    this.#submitter = {
+      submit: (fn, ...args) => executor._submitControlled(control, fn, args),
+      ...(executor._submitChunk !== undefined && {
+        _submitChunk: (fn, chunk) => executor._submitChunk!(fn, chunk, control),
+      }),
+    };
+  }
+
+  /** As {@link Executor.submit}, the call carrying this view's options. */
+  submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
+    return this.#executor._submitControlled(this.#control, fn as TaskFunction, args) as Future<
+      Awaited<R>
+    >;
+  }
+
+  /** As {@link Executor.map}, every call (or chunk) carrying this view's options. */
+  map<A extends unknown[], R>(
+    fn: TaskFunction<A, R>,
+    ...iterables: MapIterables<A>
+  ): MapResults<Awaited<R>>;
+  map<A extends unknown[], R>(
+    fn: TaskFunction<A, R>,
+    ...iterablesAndOptions: [...MapIterables<A>, MapOptions]
+  ): MapResults<Awaited<R>>;
+  map(fn: TaskFunction, ...rest: unknown[]): MapResults<unknown> {
+    return startMap(this.#submitter, fn, rest);
+  }
+}
+
+/** `map`'s argument checks, then the iterator that submits through `submitter`. */
+function startMap(submitter: MapSubmitter, fn: TaskFunction, rest: unknown[]): MapResults<unknown> {
+  if (typeof fn !== 'function') {
+    throw argTypeError(`map: fn must be a function, got ${describe(fn)}`);
+  }
+  const last = rest[rest.length - 1];
+  let options: MapOptions | undefined;
+  if (rest.length > 0 && last !== null && typeof last === 'object' && !isIterableSource(last)) {
+    options = last;
+    rest = rest.slice(0, -1);
+  }
+  checkOptionsObject(options, 'map options');
+  const timeout = checkTimeout(options?.timeout, 'timeout');
+  const chunksize = checkPositiveInt(options?.chunksize ?? 1, 'chunksize');
+  const buffersize = checkBuffersize(options?.buffersize);
+  rest.forEach((it, i) => {
+    if (!isIterableSource(it)) {
+      throw argTypeError(
+        `map: argument ${i + 1} after fn must be an iterable or async iterable, got ${describe(it)}`,
+      );
+    }
+  });
+  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  return new MapIterator(submitter, fn, rest as MapSource[], { chunksize, buffersize, deadline });
 }
 
 function checkBuffersize(value: unknown): number | undefined {

@@ -238,14 +238,21 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /**
-   * @internal For executors: stores the outcome of a RUNNING future's call.
-   * Does nothing if the future was settled by hand meanwhile (`setResult` on an
-   * executor's future is allowed): the first outcome stands.
+   * @internal For executors: stores the outcome of a RUNNING future's call and
+   * returns true. Does nothing (false) if the future was settled meanwhile, by
+   * hand (`setResult` on an executor's future is allowed), by an abort or a
+   * deadline: the first outcome stands.
    */
-  _settle(failed: boolean, value: unknown): void {
-    if (this.#state !== 'RUNNING') return;
+  _settle(failed: boolean, value: unknown): boolean {
+    if (this.#state !== 'RUNNING') return false;
     if (failed) this.setException(value);
     else this.setResult(value as T);
+    return true;
+  }
+
+  /** @internal Reports an error of a callback about this future (an `onProgress`) as done callbacks' are. */
+  _reportCallbackError(error: unknown): void {
+    reportCallbackError(error, this);
   }
 
   /** @internal */

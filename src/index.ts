@@ -7,6 +7,7 @@
  * @document ../docs/guides/crossing-the-boundary.md
  * @document ../docs/guides/worker-deaths.md
  * @document ../docs/guides/dispatch-and-cancellation.md
+ * @document ../docs/guides/control.md
  * @document ../docs/guides/errors.md
  * @document ../docs/guides/benchmarks.md
  * @document ../docs/python-differences.md
@@ -36,6 +37,7 @@ export {
 } from './future.js';
 export {
   Executor,
+  ExecutorView,
   type MapOptions,
   type ShutdownOptions,
   type MapIterables,
@@ -61,3 +63,5 @@ export { ProcessPoolExecutor, type ProcessPoolExecutorOptions } from './process.
 export type { ParallelExecutorOptions, ParallelExecutor } from './parallel.js';
 export { taskModule, type TaskModule, type TaskRef } from './task-module.js';
 export { transfer } from './pool/transfer.js';
+export { taskSignal, reportProgress, type CallOptions } from './control.js';
+export type { ExecutorStats, Percentiles } from './stats.js';

@@ -20,9 +20,21 @@ import {
   checkPositiveInt,
   checkShutdownOptions,
   checkKnownOptions,
+  checkTimeout,
 } from './validate.js';
+import { checkCallOptions, checkGrace, DEFAULT_GRACE_MS, type Control } from './control.js';
+import type { ExecutorStats } from './stats.js';
 
-const OPTIONS = ['maxWorkers', 'initializer', 'initArgs', 'maxTasksPerChild', 'execArgv', 'env'];
+const OPTIONS = [
+  'maxWorkers',
+  'initializer',
+  'initArgs',
+  'maxTasksPerChild',
+  'execArgv',
+  'env',
+  'taskTimeout',
+  'gracePeriod',
+];
 
 /** Options shared by `InterpreterPoolExecutor` and `ProcessPoolExecutor`. */
 export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
@@ -41,6 +53,10 @@ export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
   execArgv?: string[] | undefined;
   /** Environment of the workers; default: this process's. */
   env?: NodeJS.Dict<string> | undefined;
+  /** A `timeout` (ms from start) for every call that does not give its own (see `with`). */
+  taskTimeout?: number | undefined;
+  /** Milliseconds a stopped call has before its worker is ended; default 1,000 (see `with`). */
+  gracePeriod?: number | undefined;
 }
 
 /**
@@ -54,6 +70,9 @@ export abstract class ParallelExecutor extends Executor {
   readonly maxWorkers: number;
   readonly #pool: WorkerPool;
   readonly #brokenError: BrokenErrorClass;
+  readonly #callDefaults: { timeout: number; gracePeriod: number };
+  /** Options every call carries when the constructor set defaults (a `taskTimeout`). */
+  readonly #defaultControl: Control | undefined;
 
   protected constructor(
     className: string,
@@ -88,6 +107,14 @@ export abstract class ParallelExecutor extends Executor {
       );
     }
     this.#brokenError = brokenError;
+    this.#callDefaults = {
+      timeout: checkTimeout(options.taskTimeout, 'taskTimeout'),
+      gracePeriod:
+        options.gracePeriod === undefined
+          ? DEFAULT_GRACE_MS
+          : checkGrace(options.gracePeriod, 'gracePeriod'),
+    };
+    this.#defaultControl = checkCallOptions({}, this.#callDefaults);
     this.#pool = new WorkerPool({
       maxWorkers: this.maxWorkers,
       maxTasksPerChild,
@@ -107,11 +134,37 @@ export abstract class ParallelExecutor extends Executor {
     const def = functionDef(fn, 'submit: fn');
     this.#checkOpen();
     const transfers = unwrapTransfers(args);
-    return this.#pool.submit(def, args, transfers) as Future<Awaited<R>>;
+    return this.#pool.submit(def, args, transfers, this.#defaultControl) as Future<Awaited<R>>;
+  }
+
+  /** @internal */
+  override _submitControlled(
+    control: Control | undefined,
+    fn: TaskFunction,
+    args: unknown[],
+  ): Future<unknown> {
+    const def = functionDef(fn, 'submit: fn');
+    this.#checkOpen();
+    const transfers = unwrapTransfers(args);
+    return this.#pool.submit(def, args, transfers, control);
+  }
+
+  /** @internal */
+  override _callDefaults(): { timeout: number; gracePeriod: number } {
+    return this.#callDefaults;
+  }
+
+  /** A snapshot of the pool: workers, tasks by state and outcome, deaths, recent wait and run times. */
+  stats(): ExecutorStats {
+    return this.#pool.stats();
   }
 
   /** @internal One `map` chunk: one message, one worker, a list of results. */
-  override _submitChunk(fn: TaskFunction, chunk: Chunk): Future<unknown[]> {
+  override _submitChunk(
+    fn: TaskFunction,
+    chunk: Chunk,
+    control: Control | undefined = this.#defaultControl,
+  ): Future<unknown[]> {
     const def = functionDef(fn, 'map: fn');
     this.#checkOpen();
     let transfers: TransferListItem[] | undefined;
@@ -119,7 +172,7 @@ export abstract class ParallelExecutor extends Executor {
       const more = unwrapTransfers(args);
       if (more !== undefined) (transfers ??= []).push(...more);
     });
-    return this.#pool.submit(def, chunk, transfers) as Future<unknown[]>;
+    return this.#pool.submit(def, chunk, transfers, control) as Future<unknown[]>;
   }
 
   override shutdown(options?: ShutdownOptions): Promise<void> {

@@ -8,7 +8,16 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { BrokenThreadPool, argTypeError, shutdownError } from './errors.js';
+import { BrokenThreadPool, TimeoutError, argTypeError, shutdownError } from './errors.js';
+import {
+  checkCallOptions,
+  checkGrace,
+  DEFAULT_GRACE_MS,
+  taskContexts,
+  type Control,
+  type TaskContext,
+} from './control.js';
+import { Outcomes, type ExecutorStats } from './stats.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import { Future } from './future.js';
 import { isThenable } from './thenable.js';
@@ -22,6 +31,7 @@ import {
   checkKnownOptions,
   checkPositiveInt,
   checkShutdownOptions,
+  checkTimeout,
   describe,
 } from './validate.js';
 
@@ -35,9 +45,20 @@ export interface ThreadPoolExecutorOptions<I extends unknown[] = unknown[]> {
   initializer?: ((...args: I) => unknown) | undefined;
   /** The initializer's arguments. */
   initArgs?: I | undefined;
+  /** A `timeout` (ms from start) for every call that does not give its own (see `with`). */
+  taskTimeout?: number | undefined;
+  /** Accepted for symmetry with the parallel executors: a call in this process cannot be ended. */
+  gracePeriod?: number | undefined;
 }
 
-const OPTIONS = ['maxWorkers', 'threadNamePrefix', 'initializer', 'initArgs'];
+const OPTIONS = [
+  'maxWorkers',
+  'threadNamePrefix',
+  'initializer',
+  'initArgs',
+  'taskTimeout',
+  'gracePeriod',
+];
 
 const BROKEN_MESSAGE = 'A thread initializer failed, the thread pool is not usable anymore';
 
@@ -104,6 +125,13 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   #shutdown = false;
   #broken: BrokenThreadPool | undefined;
   #drained: (() => void)[] = [];
+  readonly #callDefaults: { timeout: number; gracePeriod: number };
+  readonly #defaultControl: Control | undefined;
+  #running = 0;
+  readonly #outcomes = new Outcomes();
+  #calls = 0;
+  /** The timed calls: submitted at, then started at. */
+  readonly #stamps = new Map<Future<unknown>, number>();
 
   /**
    * Validates `options` up front: a wrong type is a `TypeError`, a value out of
@@ -127,9 +155,22 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     this.#prefix = options.threadNamePrefix || `ThreadPoolExecutor-${poolCounter++}`;
     this.#initializer = options.initializer;
     this.#initArgs = (options.initArgs ?? []) as I;
+    this.#callDefaults = {
+      timeout: checkTimeout(options.taskTimeout, 'taskTimeout'),
+      gracePeriod:
+        options.gracePeriod === undefined
+          ? DEFAULT_GRACE_MS
+          : checkGrace(options.gracePeriod, 'gracePeriod'),
+    };
+    this.#defaultControl = checkCallOptions({}, this.#callDefaults);
   }
 
   override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
+    if (this.#defaultControl !== undefined) {
+      return this._submitControlled(this.#defaultControl, fn as TaskFunction, args) as Future<
+        Awaited<R>
+      >;
+    }
     if (typeof fn !== 'function') {
       throw argTypeError(`submit: fn must be a function, got ${describe(fn)}`);
     }
@@ -141,7 +182,119 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     const ref = taskRefOf(fn);
     // A taskModule reference runs here too: the module is imported in-process.
     const call = ref === undefined ? (fn as TaskFunction) : localCallable(fn, ref);
+    this.#enqueue(future, call, args);
+    return future;
+  }
+
+  /**
+   * @internal A call with options: it runs inside its task context; an abort or
+   * its deadline fails its future at once and aborts its task signal, but the
+   * call itself cannot be ended here, so its worker stays busy until it returns.
+   */
+  override _submitControlled(
+    control: Control | undefined,
+    fn: TaskFunction,
+    args: unknown[],
+  ): Future<unknown> {
+    if (control === undefined) return this.submit(fn, ...args);
+    if (typeof fn !== 'function') {
+      throw argTypeError(`submit: fn must be a function, got ${describe(fn)}`);
+    }
+    if (this.#broken !== undefined) {
+      throw new BrokenThreadPool(this.#broken.message, { cause: this.#broken.cause });
+    }
+    if (this.#shutdown) throw shutdownError();
+    const future = new Future<unknown>();
+    const { signal, timeout, onProgress } = control;
+    if (signal?.aborted === true) {
+      future._cancelAndNotify();
+      this.#outcomes.cancelled++;
+      return future;
+    }
+    const ref = taskRefOf(fn);
+    const target = ref === undefined ? fn : localCallable(fn, ref);
+    const controller = new AbortController();
+    const stop = (error: unknown): void => {
+      if (future._settle(true, error)) controller.abort(error);
+    };
+    const onAbort = (): void => {
+      // Queued: cancelled, it never runs. Running: failed now, asked to stop.
+      if (!future._cancelAndNotify()) stop(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const context: TaskContext = {
+      signal: controller.signal,
+      progress:
+        onProgress === undefined
+          ? undefined
+          : (value) => {
+              if (future.done()) return;
+              try {
+                onProgress(value, future);
+              } catch (error) {
+                future._reportCallbackError(error);
+              }
+            },
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    future.addDoneCallback(() => signal?.removeEventListener('abort', onAbort));
+    const call = (...callArgs: unknown[]): unknown => {
+      if (timeout !== Infinity) {
+        timer = setTimeout(() => {
+          stop(
+            new TimeoutError(
+              `the task "${fn.name || 'anonymous'}" ran longer than its timeout of ${timeout} ms`,
+            ),
+          );
+        }, timeout);
+      }
+      const done = (): void => clearTimeout(timer);
+      try {
+        const value = taskContexts().run(context, target, ...callArgs);
+        if (isThenable(value)) return Promise.resolve(value).finally(done);
+        done();
+        return value;
+      } catch (error) {
+        done();
+        throw error;
+      }
+    };
+    this.#enqueue(future, call, args);
+    return future;
+  }
+
+  /** @internal */
+  override _callDefaults(): { timeout: number; gracePeriod: number } {
+    return this.#callDefaults;
+  }
+
+  /** A snapshot of the pool: logical workers, calls by state and outcome, recent wait and run times. */
+  stats(): ExecutorStats {
+    const o = this.#outcomes;
+    return {
+      workers: {
+        alive: this.#workers.length,
+        busy: this.#running,
+        idle: this.#workers.length - this.#running,
+      },
+      tasks: {
+        queued: this.#pending - this.#running,
+        handedAhead: 0,
+        running: this.#running,
+        completed: o.completed,
+        failed: o.failed,
+        cancelled: o.cancelled,
+      },
+      workerDeaths: 0,
+      waitMs: o.wait.percentiles(),
+      runMs: o.run.percentiles(),
+    };
+  }
+
+  #enqueue(future: Future<unknown>, call: TaskFunction, args: unknown[]): void {
     this.#queue.push(future, call, args);
+    // One call in 16 is timed for stats(): the clock is read only for those.
+    if ((++this.#calls & 15) === 0) this.#stamps.set(future, performance.now());
     if (this.#pending++ === 0) this.#keepAlive.hold();
     const idle = this.#idle.pop();
     if (idle !== undefined) {
@@ -154,7 +307,6 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       this.#workers.push(slot);
       this.#start(slot);
     }
-    return future;
   }
 
   override async shutdown(options?: ShutdownOptions): Promise<void> {
@@ -162,8 +314,9 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     this.#shutdown = true;
     if (cancelFutures) {
       for (const future of this.#queue.drainFutures()) {
+        this.#stamps.delete(future);
         future._cancelAndNotify();
-        this.#settled();
+        this.#settled(future);
       }
     }
     if (this.#pending === 0) this.#keepAlive.dispose();
@@ -208,20 +361,45 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       const arg = slots[i + 3];
       queue.drop();
       if (future._claim()) {
+        this.#running++;
+        const timed = this.#stamps.size !== 0 && this.#started(future);
         try {
           const value = argc === 0 ? fn() : argc === 1 ? fn(arg) : fn(...(arg as unknown[]));
           future._settle(false, isThenable(value) ? await value : value);
         } catch (error) {
           future._settle(true, error);
         }
+        this.#running--;
+        if (timed) this.#ended(future);
+      } else if (this.#stamps.size !== 0) {
+        this.#stamps.delete(future);
       }
-      this.#settled();
+      this.#settled(future);
     }
     this.#idle.push(slot);
   }
 
+  /** A timed call starts: its wait is recorded. */
+  #started(future: Future<unknown>): boolean {
+    const submitted = this.#stamps.get(future);
+    if (submitted === undefined) return false;
+    const now = performance.now();
+    this.#outcomes.wait.add(now - submitted);
+    this.#stamps.set(future, now);
+    return true;
+  }
+
+  #ended(future: Future<unknown>): void {
+    this.#outcomes.run.add(performance.now() - this.#stamps.get(future)!);
+    this.#stamps.delete(future);
+  }
+
   /** One queued or running call is over. */
-  #settled(): void {
+  #settled(future: Future<unknown>): void {
+    const o = this.#outcomes;
+    if (future.cancelled()) o.cancelled++;
+    else if (future._failed) o.failed++;
+    else o.completed++;
     if (--this.#pending > 0) return;
     if (this.#shutdown || this.#broken !== undefined) this.#keepAlive.dispose();
     else this.#keepAlive.release();
@@ -235,10 +413,11 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       this.#broken = new BrokenThreadPool(BROKEN_MESSAGE, { cause });
     }
     for (const future of this.#queue.drainFutures()) {
+      this.#stamps.delete(future);
       if (future._claim()) {
         future.setException(new BrokenThreadPool(BROKEN_MESSAGE, { cause }));
       }
-      this.#settled();
+      this.#settled(future);
     }
   }
 }

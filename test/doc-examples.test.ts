@@ -50,6 +50,8 @@ const EXPECTED: Record<string, string> = {
   asCompleted: 'task 2: z.pdf downloaded\ntask 1: y.pdf downloaded\ntask 0: x.pdf downloaded',
   map: '10\n40\n90',
   codes: 'true',
+  taskSignal: 'TimeoutError: the task "anonymous" ran longer than its timeout of 50 ms',
+  with: 'AbortError: This operation was aborted',
 };
 
 void describe('API reference examples', { timeout: 180_000 }, () => {

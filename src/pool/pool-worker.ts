@@ -6,6 +6,7 @@
 
 import type { TransferListItem } from 'node:worker_threads';
 import { argTypeError, codes } from '../errors.js';
+import type { Control } from '../control.js';
 import type { Future } from '../future.js';
 import {
   chunkCallArgs,
@@ -29,6 +30,12 @@ export class PoolTask {
   claimed = false;
   /** Its place in the stream of tasks handed to its current worker, from 1. */
   seq = 0;
+  /** `performance.now()` at submit, then at hand-over, for the wait and run times. */
+  since = performance.now();
+  /** A call made with options: the worker it is handed to, its deadline timer and abort listener. */
+  worker: PoolWorker | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  onAbort: (() => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -36,6 +43,7 @@ export class PoolTask {
     readonly def: FunctionDef,
     readonly args: TaskArgs,
     readonly transfers: TransferListItem[] | undefined,
+    readonly control: Control | undefined,
   ) {}
 }
 
@@ -51,6 +59,8 @@ export class PoolWorker {
   startedAtExit: number | undefined;
   /** True once the worker has started and run its initializer. */
   ready = false;
+  /** True once it is being ended to stop a call that overran its grace period. */
+  stopping = false;
   /** running: takes tasks; retiring: done after its last task; closing/killed: exit requested. */
   state: 'running' | 'retiring' | 'closing' | 'killed' = 'running';
   /**
@@ -61,6 +71,12 @@ export class PoolWorker {
    * parent, cancellable, until it reports.
    */
   topUp = true;
+  /**
+   * The call with options this worker runs, if any: such a call is handed only
+   * to a worker that holds nothing, and the worker gets nothing else until it
+   * is free, so that ending the worker to stop the call harms no other task.
+   */
+  exclusive: PoolTask | undefined;
   /** Function ids this worker has been sent, with the hand-over number that last used each. */
   readonly #known = new Map<number, number>();
   #handOvers = 0;
@@ -106,7 +122,11 @@ export class PoolWorker {
     }
     const drop = this.#known.size > FUNCTION_CACHE_SIZE ? this.#evict(handOver) : undefined;
     try {
-      this.handle.send({ t: 'run', defs, drop, tasks }, transfers);
+      const controlled =
+        this.exclusive === undefined
+          ? undefined
+          : { progress: this.exclusive.control!.onProgress !== undefined };
+      this.handle.send({ t: 'run', defs, drop, tasks, controlled }, transfers);
       return [];
     } catch {
       // Undo what the worker did not receive, then try each task alone.
@@ -120,7 +140,16 @@ export class PoolWorker {
       writeTask(one, task.id, task.def.id, task.args);
       try {
         this.handle.send(
-          { t: 'run', defs: isNew ? [task.def] : undefined, drop: undefined, tasks: one },
+          {
+            t: 'run',
+            defs: isNew ? [task.def] : undefined,
+            drop: undefined,
+            tasks: one,
+            controlled:
+              task === this.exclusive
+                ? { progress: task.control!.onProgress !== undefined }
+                : undefined,
+          },
           task.transfers,
         );
         this.#known.set(task.def.id, handOver);

@@ -17,11 +17,15 @@
  */
 
 import type { TransferListItem } from 'node:worker_threads';
-import { argTypeError, codes, type BrokenExecutor } from '../errors.js';
+import { TimeoutError, argTypeError, codes, type BrokenExecutor } from '../errors.js';
+import type { Control } from '../control.js';
+import { Outcomes, type ExecutorStats } from '../stats.js';
 import { Future } from '../future.js';
 import { Queue } from '../queue.js';
 import { PoolTask, PoolWorker } from './pool-worker.js';
 import {
+  ABORT_KIND,
+  ABORT_TASK,
   MalformedMessage,
   readWorkerMessage,
   resultCount,
@@ -82,6 +86,8 @@ export class WorkerPool {
   #shutdown = false;
   #broken: BrokenExecutor | undefined;
   #exited: (() => void)[] = [];
+  readonly #outcomes = new Outcomes();
+  #deaths = 0;
 
   constructor(options: PoolOptions) {
     this.#options = options;
@@ -100,12 +106,50 @@ export class WorkerPool {
     def: FunctionDef,
     args: TaskArgs,
     transfers: TransferListItem[] | undefined,
+    control?: Control,
   ): Future<unknown> {
     const future = new Future<unknown>();
-    this.#queue.push(new PoolTask(this.#nextTaskId++, future, def, args, transfers));
+    const task = new PoolTask(this.#nextTaskId++, future, def, args, transfers, control);
+    const signal = control?.signal;
+    if (signal !== undefined) {
+      // Aborted already: returned cancelled, never queued.
+      if (signal.aborted) {
+        future._cancelAndNotify();
+        this.#outcomes.cancelled++;
+        return future;
+      }
+      task.onAbort = () => this.#abort(task, signal.reason);
+      signal.addEventListener('abort', task.onAbort, { once: true });
+    }
+    this.#queue.push(task);
     if (this.#pending++ === 0) this.#setRef(true);
     this.#scheduleDispatch();
     return future;
+  }
+
+  /** A snapshot of the pool's figures. */
+  stats(): ExecutorStats {
+    let busy = 0;
+    let held = 0;
+    for (const w of this.#workers) {
+      if (w.inflight.size > 0) busy++;
+      held += w.inflight.size;
+    }
+    const o = this.#outcomes;
+    return {
+      workers: { alive: this.#workers.size, busy, idle: this.#workers.size - busy },
+      tasks: {
+        queued: this.#queue.length,
+        handedAhead: held - busy,
+        running: busy,
+        completed: o.completed,
+        failed: o.failed,
+        cancelled: o.cancelled,
+      },
+      workerDeaths: this.#deaths,
+      waitMs: o.wait.percentiles(),
+      runMs: o.run.percentiles(),
+    };
   }
 
   /** Stops taking work; cancels queued work if asked; resolves once every worker has exited, if waited on. */
@@ -145,7 +189,7 @@ export class WorkerPool {
         keep.push(task);
       } else {
         task.future._cancelAndNotify();
-        this.#taskOver();
+        this.#taskOver(task);
       }
     }
     this.#queue.prepend(keep);
@@ -157,8 +201,14 @@ export class WorkerPool {
     queueMicrotask(() => this.#dispatch());
   }
 
-  /** One queued or in-flight task is over (settled, cancelled or failed). */
-  #taskOver(): void {
+  /** One queued or in-flight task is over (settled, cancelled or failed): counted, and let go. */
+  #taskOver(task: PoolTask): void {
+    const future = task.future;
+    const o = this.#outcomes;
+    if (future.cancelled()) o.cancelled++;
+    else if (future._failed) o.failed++;
+    else o.completed++;
+    if (task.control !== undefined) this.#release(task);
     if (--this.#pending === 0) {
       this.#setRef(false);
       this.#closeIfIdle();
@@ -230,16 +280,17 @@ export class WorkerPool {
         // Cancelled, or settled by hand: dropped (and a cancelled one notified), never started.
         queue.shift();
         if (!task.claimed && task.future.cancelled()) task.future._claim();
-        this.#taskOver();
+        this.#taskOver(task);
         continue;
       }
       // The least-loaded worker with room; a new one while every worker holds something.
-      const capacity = this.capacity(task.def);
+      // A call with options goes only to a worker that holds nothing, and alone.
+      const capacity = task.control === undefined ? this.capacity(task.def) : 1;
       let best: PoolWorker | undefined;
       let load = Infinity;
       let leastLoad = Infinity;
       for (const w of this.#workers) {
-        if (w.state !== 'running') continue;
+        if (w.state !== 'running' || w.exclusive !== undefined) continue;
         const held = w.inflight.size;
         if (held < leastLoad) leastLoad = held;
         const room = w.topUp || held === 0 ? capacity : Math.min(capacity, MIN_AHEAD);
@@ -257,6 +308,14 @@ export class WorkerPool {
       }
       task.seq = ++best.handed;
       best.inflight.set(task.id, task);
+      const now = performance.now();
+      this.#outcomes.wait.add(now - task.since);
+      task.since = now;
+      if (task.control !== undefined) {
+        task.worker = best;
+        best.exclusive = task;
+        if (best.ready) this.#startDeadline(task);
+      }
       if (maxTasksPerChild !== undefined && best.handed >= maxTasksPerChild)
         best.state = 'retiring';
       const batch = batches.get(best);
@@ -289,6 +348,7 @@ export class WorkerPool {
       w.handle.send({
         t: 'init',
         key,
+        abortFlag: w.handle.abortFlag,
         initializer: this.#options.initializer,
         initArgs: this.#options.initArgs,
       });
@@ -309,7 +369,7 @@ export class WorkerPool {
       w.inflight.delete(task.id);
       if (error !== undefined) {
         task.future._settle(true, error);
-        this.#taskOver();
+        this.#taskOver(task);
       } else {
         // It can travel, but the transport failed: it never reached the worker; run it elsewhere.
         this.#queue.prepend([task]);
@@ -335,11 +395,13 @@ export class WorkerPool {
   #handle(w: PoolWorker, message: WorkerMessage): void {
     switch (message.t) {
       case 'results':
-        this.#onResults(w, message.results, message.busy);
+        this.#onResults(w, message.results, message.busy, message.progress);
         return;
       case 'ready':
         w.ready = true;
         this.#bootDeaths = 0;
+        // A call's deadline counts from its start, not from the worker's start-up.
+        if (w.exclusive !== undefined) this.#startDeadline(w.exclusive);
         return;
       case 'exiting':
         w.startedAtExit = message.started;
@@ -353,7 +415,13 @@ export class WorkerPool {
     }
   }
 
-  #onResults(w: PoolWorker, results: unknown[], busy: number): void {
+  #onResults(
+    w: PoolWorker,
+    results: unknown[],
+    busy: number,
+    progress: unknown[] | undefined,
+  ): void {
+    if (progress !== undefined) this.#onProgress(w, progress);
     const count = resultCount(results);
     const sample = count > 0 ? busy / count : 0;
     let measured: FunctionDef | undefined;
@@ -369,8 +437,9 @@ export class WorkerPool {
       const failed = resultFailed(results, i);
       const value = resultValue(results, i);
       task.future._settle(failed, failed ? decode(value) : value);
+      this.#outcomes.run.add(performance.now() - task.since);
       if (this.#recovering > 0) this.#recovering--;
-      this.#taskOver();
+      this.#taskOver(task);
     }
     w.topUp = true;
     if (w.state === 'retiring' && w.inflight.size === 0) this.#endWorker(w, 'close');
@@ -386,9 +455,11 @@ export class WorkerPool {
   #onExit(w: PoolWorker, info: ExitInfo): void {
     if (!this.#workers.delete(w)) return;
     const expected = w.state === 'closing' || w.state === 'killed';
+    if (!expected || w.stopping) this.#deaths++;
     if (!expected || w.inflight.size > 0) {
       // What it never started runs elsewhere; what it may have started fails.
       const unstarted = w.takeUnstarted();
+      for (const task of unstarted) this.#unassign(task);
       this.#queue.prepend(unstarted);
       const how =
         info.signal !== null
@@ -428,7 +499,7 @@ export class WorkerPool {
     w.inflight.clear();
     for (const task of held) {
       task.future._settle(true, makeError());
-      this.#taskOver();
+      this.#taskOver(task);
     }
   }
 
@@ -439,7 +510,7 @@ export class WorkerPool {
     else if (future.cancelled())
       future._claim(); // notifies
     else if (!future.done() && future._claim()) future._settle(true, error);
-    this.#taskOver();
+    this.#taskOver(task);
   }
 
   #endWorker(w: PoolWorker, mode: 'close' | 'terminate' | 'kill'): void {
@@ -457,6 +528,96 @@ export class WorkerPool {
       } catch {
         // The transport cannot end it either; its exit, when it comes, is still awaited.
       }
+    }
+  }
+
+  /** Delivers progress records (id, value, ...) to the callers that asked for them. */
+  #onProgress(w: PoolWorker, records: unknown[]): void {
+    for (let i = 0; i < records.length; i += 2) {
+      const id = records[i];
+      const task = typeof id === 'number' ? w.inflight.get(id) : undefined;
+      const onProgress = task?.control?.onProgress;
+      if (task === undefined || onProgress === undefined || task.future.done()) continue;
+      try {
+        onProgress(records[i + 1], task.future);
+      } catch (error) {
+        task.future._reportCallbackError(error);
+      }
+    }
+  }
+
+  #startDeadline(task: PoolTask): void {
+    const timeout = task.control!.timeout;
+    if (timeout === Infinity || task.timer !== undefined) return;
+    task.timer = setTimeout(() => {
+      task.timer = undefined;
+      const error = new TimeoutError(
+        `the task "${task.def.name}" ran longer than its timeout of ${timeout} ms`,
+      );
+      if (task.future._settle(true, error)) this.#stop(task, error, true);
+    }, timeout);
+  }
+
+  /** The call's signal aborted: cancelled while queued; failed at once and stopped while it runs. */
+  #abort(task: PoolTask, reason: unknown): void {
+    task.onAbort = undefined;
+    const future = task.future;
+    if (!task.claimed) {
+      if (future._cancelAndNotify()) this.#scheduleDispatch(); // dispatch drops it from the queue
+      return;
+    }
+    if (future._settle(true, reason)) this.#stop(task, reason, false);
+  }
+
+  /**
+   * Asks a running call to stop (its task signal aborts), and ends its worker
+   * if it has not finished a grace period later. The worker holds nothing else.
+   */
+  #stop(task: PoolTask, reason: unknown, timedOut: boolean): void {
+    const w = task.worker;
+    if (w === undefined) {
+      this.#scheduleDispatch(); // Queued again after a death: dispatch drops it.
+      return;
+    }
+    const flag = w.handle.abortFlag;
+    if (flag !== undefined) {
+      Atomics.store(flag, ABORT_KIND, timedOut ? 2 : 1);
+      Atomics.store(flag, ABORT_TASK, task.id | 0);
+    }
+    try {
+      w.handle.send({ t: 'abort', id: task.id, timedOut, reason });
+    } catch {
+      try {
+        // The reason cannot be cloned: the task's signal aborts with a reason of its own.
+        w.handle.send({ t: 'abort', id: task.id, timedOut, reason: undefined });
+      } catch {
+        // The transport failed: the grace period below ends the worker all the same.
+      }
+    }
+    clearTimeout(task.timer);
+    task.timer = setTimeout(() => {
+      task.timer = undefined;
+      if (w.inflight.get(task.id) !== task) return;
+      w.stopping = true;
+      this.#endWorker(w, 'kill');
+    }, task.control!.gracePeriod);
+  }
+
+  /** A call with options left its worker (it is queued again): its deadline stops. */
+  #unassign(task: PoolTask): void {
+    if (task.control === undefined) return;
+    if (task.worker?.exclusive === task) task.worker.exclusive = undefined;
+    task.worker = undefined;
+    clearTimeout(task.timer);
+    task.timer = undefined;
+  }
+
+  /** A call with options is over: its timers and abort listener go. */
+  #release(task: PoolTask): void {
+    this.#unassign(task);
+    if (task.onAbort !== undefined) {
+      task.control!.signal!.removeEventListener('abort', task.onAbort);
+      task.onAbort = undefined;
     }
   }
 

@@ -157,6 +157,12 @@ export type ParentMessage =
       readonly t: 'init';
       /** The key this worker signs its messages with. */
       readonly key: number;
+      /**
+       * Worker threads only: shared cells the parent writes before it sends an
+       * `abort`, so that a task's synchronous loop sees it at once: the id of
+       * the task to stop, then 1 (aborted) or 2 (timed out).
+       */
+      readonly abortFlag: Int32Array | undefined;
       readonly initializer: FunctionDef | undefined;
       readonly initArgs: unknown[];
     }
@@ -168,8 +174,24 @@ export type ParentMessage =
       readonly drop: number[] | undefined;
       /** Task records (see {@link writeTask}). */
       readonly tasks: unknown[];
+      /**
+       * Set when the batch is one call made with options (signal, timeout,
+       * onProgress): it runs with a task context, and reports progress if asked.
+       */
+      readonly controlled: { readonly progress: boolean } | undefined;
+    }
+  | {
+      /** Stop a call made with options: its signal aborts with `reason` (when it could be cloned). */
+      readonly t: 'abort';
+      readonly id: number;
+      readonly timedOut: boolean;
+      readonly reason: unknown;
     }
   | { readonly t: 'close' };
+
+/** The cells of `abortFlag`. */
+export const ABORT_TASK = 0;
+export const ABORT_KIND = 1;
 
 /** Worker → parent. */
 export type WorkerMessage =
@@ -182,6 +204,8 @@ export type WorkerMessage =
       readonly results: unknown[];
       /** Milliseconds the worker spent running the tasks settled since its last report. */
       readonly busy: number;
+      /** Progress records, the latest value per task since the last message: id, value, ... */
+      readonly progress?: unknown[] | undefined;
     }
   | {
       readonly k: number;
@@ -224,6 +248,9 @@ export function readWorkerMessage(
       }
       if (typeof m.busy !== 'number' || !(m.busy >= 0)) {
         return new MalformedMessage('a results message without its busy time');
+      }
+      if (m.progress !== undefined && (!Array.isArray(m.progress) || m.progress.length % 2 !== 0)) {
+        return new MalformedMessage('a results message with malformed progress records');
       }
       return m as WorkerMessage;
     }

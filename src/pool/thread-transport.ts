@@ -50,6 +50,7 @@ export function threadTransport(options: ThreadTransportOptions): Transport {
     worker.on('exit', (code) => events.onExit({ code, signal: null, error }));
     return {
       label: `worker thread ${worker.threadId}`,
+      abortFlag: new Int32Array(new SharedArrayBuffer(8)),
       send: (message, transferList) => worker.postMessage(message, transferList),
       checkCloneable: (value) => void structuredClone(value),
       ref: () => worker.ref(),

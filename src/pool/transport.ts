@@ -18,6 +18,8 @@ export interface ExitInfo {
 export interface WorkerHandle {
   /** A short description for error messages: "worker thread 3", "child process 1234". */
   readonly label: string;
+  /** Worker threads: the shared cells that signal an abort to a synchronous loop (see protocol.ts). */
+  readonly abortFlag?: Int32Array | undefined;
   /** Sends a message; throws synchronously if it cannot be cloned. */
   send(message: ParentMessage, transferList?: readonly TransferListItem[]): void;
   /** Throws the transport's own clone error if `value` cannot travel to a worker. */

@@ -8,6 +8,8 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import {
+  ABORT_KIND,
+  ABORT_TASK,
   FAILED,
   OK,
   isChunk,
@@ -30,6 +32,8 @@ import { isThenable } from '../thenable.js';
 import { encodeError } from './wire-error.js';
 import { importExport } from './import-module.js';
 import { transfer, takeTransfer } from './transfer.js';
+import { reportProgress, taskContexts, taskSignal, type TaskContext } from '../control.js';
+import { TimeoutError } from '../errors.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -75,12 +79,18 @@ function compile(def: Extract<FunctionDef, { kind: 'source' }>): Fn {
     try {
       // Compiling shipped source is this module's job: it runs only inside a pool worker.
       // eslint-disable-next-line @typescript-eslint/no-implied-eval
-      factory = new Function('__name', 'transfer', `"use strict";\nreturn (${candidate}\n);`) as Fn;
+      factory = new Function(
+        '__name',
+        'transfer',
+        'taskSignal',
+        'reportProgress',
+        `"use strict";\nreturn (${candidate}\n);`,
+      ) as Fn;
     } catch (error) {
       lastError = error;
       continue;
     }
-    return factory(__name, transfer) as Fn;
+    return factory(__name, transfer, taskSignal, reportProgress) as Fn;
   }
   throw withCode(
     new SyntaxError(
@@ -179,6 +189,7 @@ function settle(id: number, status: number, value: unknown): void {
   }
   writeResult(results, id, status, value);
   resultTransfers.push(transfers);
+  if (controllers.size > 0 && controllers.delete(id)) contexts.delete(id);
   if (!flushScheduled) {
     flushScheduled = true;
     queueMicrotask(flush);
@@ -191,7 +202,10 @@ function fail(id: number, fnId: number, error: unknown): void {
 
 function flush(): void {
   flushScheduled = false;
-  if (results.length === 0) return;
+  if (results.length === 0) {
+    if (progress.size > 0) sendProgress();
+    return;
+  }
   const batch = results;
   const transfers = resultTransfers;
   const withTransfers = hasTransfers;
@@ -202,7 +216,7 @@ function flush(): void {
   busy = 0;
   try {
     send(
-      { k: key, t: 'results', results: batch, busy: elapsed },
+      { k: key, t: 'results', results: batch, busy: elapsed, progress: takeProgress() },
       withTransfers ? transfers.flatMap((t) => t ?? []) : undefined,
     );
   } catch {
@@ -286,6 +300,7 @@ function now(): number {
 interface Pending {
   readonly tasks: unknown[];
   readonly drop: number[] | undefined;
+  readonly controlled: boolean;
   next: number;
 }
 const backlog: Pending[] = [];
@@ -330,10 +345,112 @@ function runBatch(pending: Pending): boolean {
       busy += now() - start;
       return false;
     }
-    runWith(fn, taskId(tasks, i), fnId, taskArgs(tasks, i));
+    const id = taskId(tasks, i);
+    const context = pending.controlled ? contexts.get(id) : undefined;
+    if (context === undefined) {
+      runWith(fn, id, fnId, taskArgs(tasks, i));
+    } else if (context.signal.aborted) {
+      // Stopped before it could start (its module was still loading): it never runs.
+      started++;
+      settle(id, FAILED, encodeError(context.signal.reason));
+    } else {
+      taskContexts().run(context, runWith, fn, id, fnId, taskArgs(tasks, i));
+    }
   }
   busy += now() - start;
   return true;
+}
+
+// ---------------------------------------------------------------------------
+// Calls made with options: their signal, and their progress reports
+// ---------------------------------------------------------------------------
+
+/** Worker threads: the cells the parent writes before it sends an abort (see protocol.ts). */
+let abortFlag: Int32Array | undefined;
+const controllers = new Map<number, AbortController>();
+const contexts = new Map<number, TaskContext>();
+/** The latest progress value of each call since the last message. */
+const progress = new Map<number, unknown>();
+let lastProgressSent = 0;
+/** A synchronous task reporting progress sends it at most this often, without waiting to yield. */
+const PROGRESS_EVERY_MS = 50;
+
+function stopReason(timedOut: boolean): Error {
+  return timedOut
+    ? new TimeoutError('the call ran longer than its timeout')
+    : new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** Sets up the signal and context of a call made with options, before it starts. */
+function prepareControlled(id: number, reportsProgress: boolean): void {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  controllers.set(id, controller);
+  const flag = abortFlag;
+  if (flag !== undefined) {
+    // A synchronous loop never sees the 'abort' message: let the signal read shared memory.
+    const nativeAborted = (): boolean =>
+      Reflect.get<AbortSignal, 'aborted'>(AbortSignal.prototype, 'aborted', signal);
+    const poll = (): void => {
+      if (!nativeAborted() && Atomics.load(flag, ABORT_TASK) === (id | 0)) {
+        controller.abort(stopReason(Atomics.load(flag, ABORT_KIND) === 2));
+      }
+    };
+    Object.defineProperties(signal, {
+      aborted: {
+        get: () => {
+          poll();
+          return nativeAborted();
+        },
+      },
+      throwIfAborted: {
+        value: () => {
+          poll();
+          AbortSignal.prototype.throwIfAborted.call(signal);
+        },
+      },
+    });
+  }
+  contexts.set(id, {
+    signal,
+    progress: reportsProgress ? (value) => recordProgress(id, value) : undefined,
+  });
+}
+
+function recordProgress(id: number, value: unknown): void {
+  if (!contexts.has(id)) return; // Reported after the call settled.
+  progress.set(id, value);
+  const time = now();
+  if (time - lastProgressSent >= PROGRESS_EVERY_MS) {
+    sendProgress();
+  } else if (!flushScheduled) {
+    flushScheduled = true;
+    queueMicrotask(flush);
+  }
+}
+
+/** The progress records to send, or undefined; the values that cannot be cloned are described. */
+function takeProgress(): unknown[] | undefined {
+  if (progress.size === 0) return undefined;
+  const records: unknown[] = [];
+  for (const [id, value] of progress) records.push(id, value);
+  progress.clear();
+  lastProgressSent = now();
+  return records;
+}
+
+function sendProgress(): void {
+  const records = takeProgress();
+  if (records === undefined) return;
+  try {
+    send({ k: key, t: 'results', results: [], busy: 0, progress: records });
+  } catch (error) {
+    // A value that cannot be cloned is reported as the reason it cannot.
+    for (let i = 1; i < records.length; i += 2) {
+      records[i] = new TypeError(`progress value cannot be sent: ${describeError(error)}`);
+    }
+    send({ k: key, t: 'results', results: [], busy: 0, progress: records });
+  }
 }
 
 /** After a failed initializer the worker runs nothing; the parent breaks the pool and ends it. */
@@ -341,6 +458,7 @@ let initFailed = false;
 
 async function init(message: Extract<ParentMessage, { t: 'init' }>): Promise<void> {
   key = message.key;
+  abortFlag = message.abortFlag;
   if (message.initializer !== undefined) {
     defs.set(message.initializer.id, message.initializer);
     try {
@@ -363,11 +481,22 @@ function onMessage(message: ParentMessage): void {
     case 'run':
       if (message.defs !== undefined) for (const def of message.defs) defs.set(def.id, def);
       if (initFailed) return;
-      backlog.push({ tasks: message.tasks, drop: message.drop, next: 0 });
+      if (message.controlled !== undefined) {
+        prepareControlled(taskId(message.tasks, 0), message.controlled.progress);
+      }
+      backlog.push({
+        tasks: message.tasks,
+        drop: message.drop,
+        controlled: message.controlled !== undefined,
+        next: 0,
+      });
       if (!blocked && backlog.length === 1) pump();
       return;
     case 'init':
       void init(message);
+      return;
+    case 'abort':
+      controllers.get(message.id)?.abort(message.reason ?? stopReason(message.timedOut));
       return;
     case 'close':
       process.exit(0);
