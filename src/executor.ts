@@ -9,7 +9,13 @@ import type { Future } from './future.js';
 import { argTypeError, argValueError } from './errors.js';
 import { MapIterator, type MapSource } from './map.js';
 import type { Chunk } from './pool/protocol.js';
-import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
+import {
+  checkKnownOptions,
+  checkOptionsObject,
+  checkPositiveInt,
+  checkTimeout,
+  describe,
+} from './validate.js';
 
 /** Options of {@link Executor.map}. */
 export interface MapOptions {
@@ -20,6 +26,8 @@ export interface MapOptions {
   /** Read and submit only this many inputs (chunks) ahead of the consumer; works on infinite inputs. */
   buffersize?: number | undefined;
 }
+
+const MAP_OPTIONS = ['timeout', 'chunksize', 'buffersize'];
 
 /** Options of {@link Executor.shutdown}. */
 export interface ShutdownOptions {
@@ -111,6 +119,7 @@ export abstract class Executor {
       rest = rest.slice(0, -1);
     }
     checkOptionsObject(options, 'map options');
+    checkKnownOptions(options, MAP_OPTIONS, 'map');
     const timeout = checkTimeout(options?.timeout, 'timeout');
     const chunksize = checkPositiveInt(options?.chunksize ?? 1, 'chunksize');
     const buffersize = checkBuffersize(options?.buffersize);
