@@ -15,6 +15,7 @@ import {
   asCompleted,
   setCallbackErrorHandler,
   taskModule,
+  transfer,
   wait,
 } from 'concurrent-futures';
 import { decodeError, encodeError, type WireError } from '../src/pool/wire-error.js';
@@ -319,6 +320,17 @@ void describe('unknown options are a TypeError everywhere', () => {
     assert.throws(
       () => new ThreadPoolExecutor({ max_workers: 2 } as object),
       known('ThreadPoolExecutor', 'max_workers', 'maxWorkers'),
+    );
+  });
+});
+
+void describe('transfer()', () => {
+  void it('checks the elements of an explicit transferList', () => {
+    assert.throws(
+      () => transfer(new ArrayBuffer(8), [42 as unknown as ArrayBuffer]),
+      (e: unknown) =>
+        e instanceof TypeError &&
+        /^transfer: transferList\[0\] must be an ArrayBuffer, .*got number$/.test(e.message),
     );
   });
 });

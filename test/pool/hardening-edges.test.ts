@@ -141,6 +141,18 @@ for (const pool of POOLS) {
       });
 
       void it(
+        'a result that cannot be read fails only its future',
+        { timeout: TIMEOUT },
+        async () => {
+          for (const fn of [hostile.returnProxy, hostile.resolveProxy]) {
+            const error = await rejection(ex.submit(fn));
+            assert.ok(error instanceof TypeError, String(error));
+            assert.match(error.message, /^the task's result cannot be sent back to the parent: /);
+          }
+        },
+      );
+
+      void it(
         'the same worker still answers, and the pool is not broken',
         { timeout: TIMEOUT },
         async () => {
