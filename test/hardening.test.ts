@@ -187,6 +187,8 @@ void describe('the error encoding (worker side) and decoding (parent side)', () 
     for (const [wire, why] of malformed) {
       const error = decodeError(wire as WireError);
       assert.ok(error instanceof Error);
+      assert.ok(error instanceof TypeError);
+      assert.equal((error as { code?: string }).code, 'ERR_INVALID_WORKER_MESSAGE');
       assert.match(error.message, /^a worker sent an error that cannot be decoded: /);
       assert.match(error.message, why);
     }
@@ -311,6 +313,7 @@ void describe('unknown options are a TypeError everywhere', () => {
     const ex = new ThreadPoolExecutor();
     const error = await rejection(ex.shutdown({ cancel_futures: true } as object));
     assert.ok(error instanceof TypeError);
+    assert.equal((error as { code?: string }).code, 'ERR_UNKNOWN_OPTION');
     assert.match(error.message, known('shutdown', 'cancel_futures', 'cancelFutures'));
     assert.equal(await ex.submit(() => 3), 3);
     await ex.shutdown();
@@ -347,6 +350,7 @@ void describe('taskModule URLs', () => {
         () => taskModule(url),
         (e: unknown) =>
           e instanceof TypeError &&
+          (e as { code?: string }).code === 'ERR_INVALID_ARG_VALUE' &&
           e.message.startsWith(`taskModule: the '${scheme}' scheme of '${url}' is not supported`),
       );
       assert.throws(() => taskModule(new URL(url)), new RegExp(`the '${scheme}' scheme`));

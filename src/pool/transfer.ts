@@ -33,7 +33,7 @@ export function transfer<T>(value: T, transferList?: readonly TransferListItem[]
     list = Array.from(transferList);
     list.forEach((item: unknown, i) => {
       if (item === null || (typeof item !== 'object' && typeof item !== 'function')) {
-        throw new TypeError(
+        throw argTypeError(
           `transfer: transferList[${i}] must be an ArrayBuffer, a MessagePort or another transferable object, got ${item === null ? 'null' : typeof item}`,
         );
       }

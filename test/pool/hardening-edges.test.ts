@@ -256,7 +256,9 @@ for (const pool of POOLS) {
         assert.throws(
           () => pool.make({ execArgv: ['--no-warnings', 42 as unknown as string] }),
           (e: unknown) =>
-            e instanceof TypeError && e.message === 'execArgv[1] must be a string, got number',
+            e instanceof TypeError &&
+            (e as { code?: string }).code === 'ERR_INVALID_ARG_TYPE' &&
+            e.message === 'execArgv[1] must be a string, got number',
         );
         assert.throws(
           () => pool.make({ execArgv: 'x' as unknown as string[] }),
