@@ -276,6 +276,26 @@ for (const pool of POOLS) {
       });
     });
 
+    void it(
+      'runs a function whose name is not a string, or unreadable',
+      { timeout: TIMEOUT },
+      async () => {
+        const numbered = Object.defineProperty((x: number) => x + 1, 'name', { value: 42 });
+        const unreadable = Object.defineProperty((x: number) => x * 2, 'name', {
+          get() {
+            throw new Error('no name');
+          },
+        });
+        const ex = pool.make({ maxWorkers: 1 });
+        try {
+          assert.equal(await ex.submit(numbered, 1), 2);
+          assert.equal(await ex.submit(unreadable, 2), 4);
+        } finally {
+          await ex.shutdown();
+        }
+      },
+    );
+
     void it('runs a task from a node: module', { timeout: TIMEOUT }, async () => {
       const path = taskModule<typeof import('node:path')>('node:path');
       const ex = pool.make({ maxWorkers: 1 });
