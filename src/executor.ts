@@ -10,7 +10,13 @@ import { argTypeError, argValueError } from './errors.js';
 import { checkCallOptions, DEFAULT_GRACE_MS, type CallOptions, type Control } from './control.js';
 import { MapIterator, type MapSource, type MapSubmitter } from './map.js';
 import type { Chunk } from './pool/protocol.js';
-import { checkOptionsObject, checkPositiveInt, checkTimeout, describe } from './validate.js';
+import {
+  checkKnownOptions,
+  checkOptionsObject,
+  checkPositiveInt,
+  checkTimeout,
+  describe,
+} from './validate.js';
 
 /** Options of {@link Executor.map}. */
 export interface MapOptions {
@@ -21,6 +27,8 @@ export interface MapOptions {
   /** Read and submit only this many inputs (chunks) ahead of the consumer; works on infinite inputs. */
   buffersize?: number | undefined;
 }
+
+const MAP_OPTIONS = ['timeout', 'chunksize', 'buffersize'];
 
 /** Options of {@link Executor.shutdown}. */
 export interface ShutdownOptions {
@@ -218,6 +226,7 @@ function startMap(submitter: MapSubmitter, fn: TaskFunction, rest: unknown[]): M
     rest = rest.slice(0, -1);
   }
   checkOptionsObject(options, 'map options');
+  checkKnownOptions(options, MAP_OPTIONS, 'map');
   const timeout = checkTimeout(options?.timeout, 'timeout');
   const chunksize = checkPositiveInt(options?.chunksize ?? 1, 'chunksize');
   const buffersize = checkBuffersize(options?.buffersize);

@@ -7,6 +7,7 @@
  * until somebody asks for one (`then`, `result`, `exception`).
  */
 
+import { isProxy } from 'node:util/types';
 import {
   CancelledError,
   InvalidStateError,
@@ -17,7 +18,7 @@ import {
   withCode,
 } from './errors.js';
 import { isThenable } from './thenable.js';
-import { checkTimeout } from './validate.js';
+import { checkTimeout, describeUnreadable, safeKind } from './validate.js';
 
 /** The five states of a future, spelled as in CPython. */
 export type FutureState =
@@ -40,7 +41,13 @@ export interface Waiter {
 }
 
 const defaultCallbackErrorHandler: CallbackErrorHandler = (error, future) => {
-  console.error(`exception calling callback for ${String(future)}`, error);
+  const what = `exception calling callback for ${String(future)}`;
+  try {
+    console.error(what, error);
+  } catch (inspectError) {
+    // Printing the error ran its getters (or Proxy traps), and one threw: describe it instead.
+    console.error(what, `${safeKind(error)} ${describeUnreadable(inspectError)}`);
+  }
 };
 let callbackErrorHandler = defaultCallbackErrorHandler;
 
@@ -67,11 +74,18 @@ function reportCallbackError(error: unknown, future: Future<unknown>): void {
   }
 }
 
+/** The class name of a result or error, for `toString`. Never throws, whatever the value's getters do. */
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value !== 'object' && typeof value !== 'function') return typeof value;
-  const ctor = (value as { constructor?: { name?: unknown } }).constructor;
-  return typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'Object';
+  if (isProxy(value)) return 'Proxy';
+  try {
+    const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+    const name = ctor?.name;
+    return typeof name === 'string' && name !== '' ? name : 'Object';
+  } catch {
+    return safeKind(value);
+  }
 }
 
 let nextFutureId = 1;
@@ -217,13 +231,26 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /**
-   * @internal For executors: moves a PENDING future to RUNNING (true), or
-   * notifies a cancelled one (false). Unlike the public method it accepts a
-   * future the executor has already notified.
+   * @internal For executors, before they start the call: true if the call
+   * must run, false if it must be skipped (and counted as over). Unlike the
+   * public method it never throws, whatever the user did to the future first:
+   * - PENDING: moves to RUNNING, true.
+   * - RUNNING (claimed by hand with `setRunningOrNotifyCancel`): stays
+   *   RUNNING, true; the call's outcome settles it unless somebody else does first.
+   * - CANCELLED: notifies the waiters, false; CANCELLED_AND_NOTIFIED: false.
+   * - FINISHED (settled by hand with `setResult`/`setException` before the
+   *   executor reached it, which the docs allow): false, the first outcome stands.
    */
   _claim(): boolean {
-    if (this.#state === 'CANCELLED_AND_NOTIFIED') return false;
-    return this.setRunningOrNotifyCancel();
+    switch (this.#state) {
+      case 'RUNNING':
+        return true;
+      case 'FINISHED':
+      case 'CANCELLED_AND_NOTIFIED':
+        return false;
+      default:
+        return this.setRunningOrNotifyCancel();
+    }
   }
 
   /**
@@ -425,7 +452,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 }
 
+/** The name of a raised error (or the class of a raised non-error), for `toString`. Never throws. */
 function errorName(error: unknown): string {
-  if (error instanceof Error) return error.name;
+  if (isProxy(error)) return 'Proxy';
+  try {
+    if (error instanceof Error) {
+      const name = error.name;
+      if (typeof name === 'string') return name;
+    }
+  } catch {
+    // A name getter that throws: the class will do.
+  }
   return describeValue(error);
 }

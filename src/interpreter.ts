@@ -5,10 +5,18 @@
  */
 
 import type { ResourceLimits } from 'node:worker_threads';
-import { BrokenInterpreterPool } from './errors.js';
+import { BrokenInterpreterPool, argTypeError, argValueError } from './errors.js';
 import { ParallelExecutor, type ParallelExecutorOptions } from './parallel.js';
 import { threadTransport } from './pool/thread-transport.js';
-import { checkOptionsObject } from './validate.js';
+import { checkKnownOptions, checkOptionsObject, describe } from './validate.js';
+
+/** The limits `new Worker()` knows; it ignores any other key, and any value that is not a number. */
+const RESOURCE_LIMITS = [
+  'maxYoungGenerationSizeMb',
+  'maxOldGenerationSizeMb',
+  'codeRangeSizeMb',
+  'stackSizeMb',
+];
 
 /** Options of {@link InterpreterPoolExecutor}. */
 export interface InterpreterPoolExecutorOptions<
@@ -49,7 +57,7 @@ export class InterpreterPoolExecutor<I extends unknown[] = unknown[]> extends Pa
    */
   constructor(options: InterpreterPoolExecutorOptions<I> = {}) {
     checkOptionsObject(options, 'InterpreterPoolExecutor options');
-    checkOptionsObject(options.resourceLimits, 'resourceLimits');
+    checkResourceLimits(options.resourceLimits);
     super(
       'InterpreterPoolExecutor',
       options as ParallelExecutorOptions<never[]>,
@@ -62,5 +70,24 @@ export class InterpreterPoolExecutor<I extends unknown[] = unknown[]> extends Pa
         }),
       BrokenInterpreterPool,
     );
+  }
+}
+
+function checkResourceLimits(limits: unknown): void {
+  checkOptionsObject(limits, 'resourceLimits');
+  if (limits === undefined) return;
+  checkKnownOptions(limits as object, RESOURCE_LIMITS, 'resourceLimits');
+  for (const [key, value] of Object.entries(limits as object)) {
+    if (value === undefined) continue;
+    if (typeof value !== 'number') {
+      throw argTypeError(
+        `resourceLimits.${key} must be a number of megabytes, got ${describe(value)}`,
+      );
+    }
+    if (!(value > 0) || value === Infinity) {
+      throw argValueError(
+        `resourceLimits.${key} must be a positive number of megabytes, got ${value}`,
+      );
+    }
   }
 }

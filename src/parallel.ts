@@ -21,6 +21,7 @@ import {
   checkShutdownOptions,
   checkKnownOptions,
   checkTimeout,
+  describe,
 } from './validate.js';
 import { checkCallOptions, checkGrace, DEFAULT_GRACE_MS, type Control } from './control.js';
 import type { ExecutorStats } from './stats.js';
@@ -90,8 +91,8 @@ export abstract class ParallelExecutor extends Executor {
         : checkPositiveInt(options.maxWorkers, 'maxWorkers');
     const maxTasksPerChild = checkPositiveInt(options.maxTasksPerChild, 'maxTasksPerChild', true);
     checkOptionalArray(options.initArgs, 'initArgs');
-    checkOptionalArray(options.execArgv, 'execArgv');
-    checkOptionsObject(options.env, 'env');
+    checkStrings(options.execArgv, 'execArgv');
+    checkEnv(options.env);
     const initializer =
       options.initializer === undefined
         ? undefined
@@ -218,4 +219,28 @@ function unwrapTransfers(args: unknown[]): TransferListItem[] | undefined {
     }
   }
   return transfers;
+}
+
+/** An array of strings (Node options), or `undefined`: a number would reach `node` as a script name. */
+function checkStrings(value: unknown, name: string): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) {
+    throw argTypeError(`${name} must be an array of strings, got ${describe(value)}`);
+  }
+  value.forEach((item: unknown, i) => {
+    if (typeof item !== 'string') {
+      throw argTypeError(`${name}[${i}] must be a string, got ${describe(item)}`);
+    }
+  });
+}
+
+/** An environment: an object whose values are strings (or `undefined`, as in `process.env`). */
+function checkEnv(env: unknown): void {
+  checkOptionsObject(env, 'env');
+  if (env === undefined) return;
+  for (const [key, value] of Object.entries(env as object)) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw argTypeError(`env.${key} must be a string, got ${describe(value)}`);
+    }
+  }
 }

@@ -48,15 +48,33 @@ export function taskModule<M>(url: URL | string): TaskModule<M> {
   });
 }
 
+/**
+ * The schemes a worker can import from. `node:` names a builtin module;
+ * `data:` carries the module's source. Node itself imports nothing else
+ * (`http:` and `https:` only behind an experimental flag).
+ */
+const SCHEMES = new Set(['file:', 'data:', 'node:']);
+
 function moduleHref(url: URL | string): string {
-  if (url instanceof URL) return url.href;
+  if (url instanceof URL) return checkScheme(url.protocol, url.href);
   if (typeof url !== 'string') {
     throw argTypeError(`taskModule: url must be a URL or a string, got ${typeof url}`);
   }
-  if (/^(file|data):/.test(url)) return url;
   if (isAbsolute(url)) return pathToFileURL(url).href;
+  // Two letters at least: "C:" starts a Windows path, not a URL.
+  const scheme = /^[a-z][a-z0-9+.-]+:/i.exec(url)?.[0];
+  if (scheme !== undefined) return checkScheme(scheme.toLowerCase(), url);
   throw argTypeError(
     `taskModule: '${url}' is relative; pass new URL('${url}', import.meta.url) so that workers find the same file`,
+    codes.ERR_INVALID_ARG_VALUE,
+  );
+}
+
+function checkScheme(scheme: string, href: string): string {
+  if (SCHEMES.has(scheme)) return href;
+  throw argTypeError(
+    `taskModule: the '${scheme}' scheme of '${href}' is not supported; workers import task ` +
+      `modules from file: URLs (or data: and node:)`,
     codes.ERR_INVALID_ARG_VALUE,
   );
 }

@@ -7,7 +7,7 @@
 
 import { TimeoutError, argTypeError, argValueError } from './errors.js';
 import { Future, type Waiter } from './future.js';
-import { checkOptionsObject, checkTimeout } from './validate.js';
+import { checkKnownOptions, checkOptionsObject, checkTimeout, describe } from './validate.js';
 
 /** `wait` returns as soon as any future finishes or is cancelled. */
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
@@ -62,6 +62,15 @@ function isComplete(f: Future<unknown>): boolean {
   return state === 'FINISHED' || state === 'CANCELLED_AND_NOTIFIED';
 }
 
+/** `instanceof Future`, false for a value whose prototype cannot be read (a revoked Proxy). */
+function isFuture(value: unknown): boolean {
+  try {
+    return value instanceof Future;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads the collection once into a set of distinct futures, checking every element. */
 function toFutureSet<F extends Future<unknown>>(fs: FutureCollection<F>, fnName: string): Set<F> {
   if (fs === null || typeof fs !== 'object' || !(Symbol.iterator in fs)) {
@@ -70,8 +79,8 @@ function toFutureSet<F extends Future<unknown>>(fs: FutureCollection<F>, fnName:
   const items: Iterable<unknown> = fs instanceof Map ? fs.keys() : fs;
   const set = new Set<F>();
   for (const f of items) {
-    if (!(f instanceof Future)) {
-      throw argTypeError(`${fnName}: every element of fs must be a Future, got ${String(f)}`);
+    if (!isFuture(f)) {
+      throw argTypeError(`${fnName}: every element of fs must be a Future, got ${describe(f)}`);
     }
     set.add(f as F);
   }
@@ -131,6 +140,7 @@ export function wait<F extends Future<unknown>>(
   let returnWhen: ReturnWhen;
   try {
     checkOptionsObject(options, 'wait options');
+    checkKnownOptions(options, ['timeout', 'returnWhen'], 'wait');
     timeout = checkTimeout(options?.timeout, 'timeout');
     returnWhen = checkReturnWhen(options?.returnWhen);
     all = toFutureSet(fs, 'wait');
@@ -228,6 +238,7 @@ export function asCompleted<F extends Future<unknown>>(
   options?: AsCompletedOptions,
 ): AsyncIterableIterator<CompletedFuture<F>> {
   checkOptionsObject(options, 'asCompleted options');
+  checkKnownOptions(options, ['timeout'], 'asCompleted');
   const timeout = checkTimeout(options?.timeout, 'timeout');
   const iterator = new AsCompletedIterator(toFutureSet(fs, 'asCompleted'), timeout);
   return iterator as unknown as AsyncIterableIterator<CompletedFuture<F>>;

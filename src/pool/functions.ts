@@ -30,8 +30,9 @@ export function functionDef(fn: unknown, what: string): FunctionDef {
     def = { id: nextId++, kind: 'module', name: ref.name, url: ref.url };
   } else {
     const source = Function.prototype.toString.call(fn);
-    const name = fn.name || 'anonymous';
-    if (fn.name.startsWith('bound ')) {
+    const own = readName(fn);
+    const name = own || 'anonymous';
+    if (own.startsWith('bound ')) {
       throw argTypeError(
         `${what}: the bound function "${name}" cannot be sent to a worker (its bound this and arguments ` +
           'cannot travel); pass them as arguments instead, or use a module task (taskModule)',
@@ -62,4 +63,14 @@ export function functionDef(fn: unknown, what: string): FunctionDef {
   }
   defs.set(fn, def);
   return def;
+}
+
+/** `fn.name` if it is a string; '' if it is not one (redefined) or its getter throws. */
+function readName(fn: object): string {
+  try {
+    const name = (fn as { name?: unknown }).name;
+    return typeof name === 'string' ? name : '';
+  } catch {
+    return '';
+  }
 }

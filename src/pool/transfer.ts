@@ -31,6 +31,13 @@ export function transfer<T>(value: T, transferList?: readonly TransferListItem[]
       throw argTypeError('transfer: transferList must be an array');
     }
     list = Array.from(transferList);
+    list.forEach((item: unknown, i) => {
+      if (item === null || (typeof item !== 'object' && typeof item !== 'function')) {
+        throw argTypeError(
+          `transfer: transferList[${i}] must be an ArrayBuffer, a MessagePort or another transferable object, got ${item === null ? 'null' : typeof item}`,
+        );
+      }
+    });
   } else if (value instanceof ArrayBuffer) {
     list = [value];
   } else if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) {
@@ -50,7 +57,13 @@ export function transfer<T>(value: T, transferList?: readonly TransferListItem[]
 export function takeTransfer(
   value: unknown,
 ): { value: unknown; transferList: TransferListItem[] } | undefined {
-  if (value === null || typeof value !== 'object' || !(TRANSFER in value)) return undefined;
-  const marker = value as TransferMarker;
-  return { value: marker.value, transferList: marker.transferList };
+  if (value === null || typeof value !== 'object') return undefined;
+  try {
+    if (!(TRANSFER in value)) return undefined;
+    const marker = value as TransferMarker;
+    return { value: marker.value, transferList: marker.transferList };
+  } catch {
+    // A Proxy whose traps throw is no marker; cloning it fails next, and only its own future.
+    return undefined;
+  }
 }
