@@ -36,6 +36,13 @@ export interface ShutdownOptions {
   wait?: boolean | undefined;
   /** Cancel the futures that have not started yet (default false). */
   cancelFutures?: boolean | undefined;
+  /**
+   * Also stop the calls that are running (default false): their futures fail
+   * at once with an `AbortError`, and each task is asked to stop, then its
+   * worker is ended after the grace period, as for an aborted `signal`. Implies
+   * `cancelFutures`. The way to end a pool now but cleanly (Ctrl-C).
+   */
+  abortRunning?: boolean | undefined;
 }
 
 /** One input iterable of `map`, sync or async, per parameter of the function. */

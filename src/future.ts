@@ -230,6 +230,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#failed;
   }
 
+  /** @internal The error of a future that finished with one. */
+  get _error(): unknown {
+    return this.#exception;
+  }
+
   /**
    * @internal For executors, before they start the call: true if the call
    * must run, false if it must be skipped (and counted as over). Unlike the

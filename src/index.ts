@@ -60,7 +60,13 @@ export {
 } from './errors.js';
 export { InterpreterPoolExecutor, type InterpreterPoolExecutorOptions } from './interpreter.js';
 export { ProcessPoolExecutor, type ProcessPoolExecutorOptions } from './process.js';
-export type { ParallelExecutorOptions, ParallelExecutor } from './parallel.js';
+export type {
+  ParallelExecutorOptions,
+  ParallelExecutor,
+  ParallelExecutorEvents,
+} from './parallel.js';
+export type { WorkerExitReason } from './pool/pool-worker.js';
+export type { TaskTraceMessage } from './tracing.js';
 export { taskModule, type TaskModule, type TaskRef } from './task-module.js';
 export { transfer } from './pool/transfer.js';
 export { taskSignal, reportProgress, type CallOptions } from './control.js';

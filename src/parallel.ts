@@ -6,14 +6,21 @@
 
 import type { TransferListItem } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { argTypeError, codes, shutdownError } from './errors.js';
+import {
+  argTypeError,
+  argValueError,
+  codes,
+  shutdownError,
+  type BrokenExecutor,
+} from './errors.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import type { Future } from './future.js';
 import { functionDef } from './pool/functions.js';
-import { WorkerPool, type BrokenErrorClass } from './pool/pool.js';
+import { WorkerPool, type BrokenErrorClass, type PoolEvent } from './pool/pool.js';
 import { forEachArgList, type Chunk } from './pool/protocol.js';
 import { takeTransfer } from './pool/transfer.js';
 import type { Transport } from './pool/transport.js';
+import type { WorkerExitReason } from './pool/pool-worker.js';
 import {
   checkOptionalArray,
   checkOptionsObject,
@@ -35,6 +42,8 @@ const OPTIONS = [
   'env',
   'taskTimeout',
   'gracePeriod',
+  'minWorkers',
+  'idleTimeout',
 ];
 
 /** Options shared by `InterpreterPoolExecutor` and `ProcessPoolExecutor`. */
@@ -58,6 +67,25 @@ export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
   taskTimeout?: number | undefined;
   /** Milliseconds a stopped call has before its worker is ended; default 1,000 (see `with`). */
   gracePeriod?: number | undefined;
+  /** Workers started with the pool and kept warm, idle or not; default 0 (at most `maxWorkers`). */
+  minWorkers?: number | undefined;
+  /** Milliseconds after which an idle worker beyond `minWorkers` exits (started again on demand); default: never. */
+  idleTimeout?: number | undefined;
+}
+
+/** The events of a parallel executor, by name (see {@link ParallelExecutor.on}). */
+export interface ParallelExecutorEvents {
+  /** A worker thread or child process started (`worker` is its label, e.g. "child process 4242"). */
+  workerStart: { readonly worker: string };
+  /** A worker exited: its exit code or signal, and why (see {@link WorkerExitReason}). */
+  workerExit: {
+    readonly worker: string;
+    readonly code: number | null;
+    readonly signal: NodeJS.Signals | null;
+    readonly reason: WorkerExitReason;
+  };
+  /** The pool broke: every pending future failed with `error`, and so will every `submit`. */
+  broken: { readonly error: BrokenExecutor };
 }
 
 /**
@@ -74,6 +102,7 @@ export abstract class ParallelExecutor extends Executor {
   readonly #callDefaults: { timeout: number; gracePeriod: number };
   /** Options every call carries when the constructor set defaults (a `taskTimeout`). */
   readonly #defaultControl: Control | undefined;
+  readonly #listeners = new Map<string, Set<(event: PoolEvent) => void>>();
 
   protected constructor(
     className: string,
@@ -116,7 +145,25 @@ export abstract class ParallelExecutor extends Executor {
           : checkGrace(options.gracePeriod, 'gracePeriod'),
     };
     this.#defaultControl = checkCallOptions({}, this.#callDefaults);
+    const minWorkers = options.minWorkers === undefined ? 0 : checkCount(options.minWorkers);
+    if (minWorkers > this.maxWorkers) {
+      throw argValueError(
+        `minWorkers must be at most maxWorkers (${this.maxWorkers}), got ${minWorkers}`,
+      );
+    }
+    const idleTimeout =
+      options.idleTimeout === undefined
+        ? undefined
+        : checkTimeout(options.idleTimeout, 'idleTimeout');
     this.#pool = new WorkerPool({
+      name: className,
+      minWorkers,
+      idleTimeout: idleTimeout === Infinity ? undefined : idleTimeout,
+      gracePeriod: this.#callDefaults.gracePeriod,
+      emit: (event) => {
+        const listeners = this.#listeners.get(event.type);
+        if (listeners !== undefined) for (const listener of [...listeners]) listener(event);
+      },
       maxWorkers: this.maxWorkers,
       maxTasksPerChild,
       transport: makeTransport(),
@@ -155,6 +202,36 @@ export abstract class ParallelExecutor extends Executor {
     return this.#callDefaults;
   }
 
+  /**
+   * Calls `listener` with each event of kind `type`: `workerStart`,
+   * `workerExit` (with the exit code or signal and the reason) and `broken`.
+   * Listeners run synchronously; one that throws is reported on stderr.
+   */
+  on<K extends keyof ParallelExecutorEvents>(
+    type: K,
+    listener: (event: ParallelExecutorEvents[K] & { readonly type: K }) => void,
+  ): this {
+    if (typeof listener !== 'function') throw argTypeError('on: listener must be a function');
+    if (!['workerStart', 'workerExit', 'broken'].includes(type)) {
+      throw argValueError(
+        `on: unknown event '${String(type)}'; the events are workerStart, workerExit, broken`,
+      );
+    }
+    let set = this.#listeners.get(type);
+    if (set === undefined) this.#listeners.set(type, (set = new Set()));
+    set.add(listener as unknown as (event: PoolEvent) => void);
+    return this;
+  }
+
+  /** Removes a listener added by {@link on}. */
+  off<K extends keyof ParallelExecutorEvents>(
+    type: K,
+    listener: (event: ParallelExecutorEvents[K] & { readonly type: K }) => void,
+  ): this {
+    this.#listeners.get(type)?.delete(listener as unknown as (event: PoolEvent) => void);
+    return this;
+  }
+
   /** A snapshot of the pool: workers, tasks by state and outcome, deaths, recent wait and run times. */
   stats(): ExecutorStats {
     return this.#pool.stats();
@@ -177,13 +254,13 @@ export abstract class ParallelExecutor extends Executor {
   }
 
   override shutdown(options?: ShutdownOptions): Promise<void> {
-    let checked: { wait: boolean; cancelFutures: boolean };
+    let checked: ReturnType<typeof checkShutdownOptions>;
     try {
       checked = checkShutdownOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#pool.shutdown(checked.wait, checked.cancelFutures);
+    return this.#pool.shutdown(checked.wait, checked.cancelFutures, checked.abortRunning);
   }
 
   /**
@@ -206,6 +283,17 @@ export abstract class ParallelExecutor extends Executor {
     if (broken !== undefined) throw new this.#brokenError(broken.message, { cause: broken.cause });
     if (this.#pool.isShutdown) throw shutdownError();
   }
+}
+
+/** A whole number of 0 or more (`minWorkers`). */
+function checkCount(value: unknown): number {
+  if (typeof value !== 'number') {
+    throw argTypeError(`minWorkers must be a whole number, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < 0) {
+    throw argValueError(`minWorkers must be a whole number (0 or more), got ${value}`);
+  }
+  return value;
 }
 
 /** Replaces `transfer()` markers among `args` by their values; returns what to transfer. */

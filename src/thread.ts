@@ -18,6 +18,7 @@ import {
   type TaskContext,
 } from './control.js';
 import { Outcomes, type ExecutorStats } from './stats.js';
+import { traceOver, traceStart, traceSubmit } from './tracing.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
 import { Future } from './future.js';
 import { isThenable } from './thenable.js';
@@ -83,6 +84,8 @@ function yieldToEventLoop(): Promise<void> {
 interface WorkerSlot {
   readonly name: string;
   initialized: boolean;
+  /** The call it runs, for `shutdown({ abortRunning })`. */
+  current: Future<unknown> | undefined;
 }
 
 let poolCounter = 0;
@@ -130,6 +133,8 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   #running = 0;
   readonly #outcomes = new Outcomes();
   #calls = 0;
+  /** How to stop each running call made with options (its future fails, its signal aborts). */
+  readonly #stoppers = new Map<Future<unknown>, (error: unknown) => void>();
   /** The timed calls: submitted at, then started at. */
   readonly #stamps = new Map<Future<unknown>, number>();
 
@@ -237,7 +242,11 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
             },
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
-    future.addDoneCallback(() => signal?.removeEventListener('abort', onAbort));
+    this.#stoppers.set(future, stop);
+    future.addDoneCallback(() => {
+      signal?.removeEventListener('abort', onAbort);
+      this.#stoppers.delete(future);
+    });
     const call = (...callArgs: unknown[]): unknown => {
       if (timeout !== Infinity) {
         timer = setTimeout(() => {
@@ -293,6 +302,9 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
 
   #enqueue(future: Future<unknown>, call: TaskFunction, args: unknown[]): void {
     this.#queue.push(future, call, args);
+    if (traceSubmit.hasSubscribers) {
+      traceSubmit.publish({ future, name: call.name, executor: 'ThreadPoolExecutor' });
+    }
     // One call in 16 is timed for stats(): the clock is read only for those.
     if ((++this.#calls & 15) === 0) this.#stamps.set(future, performance.now());
     if (this.#pending++ === 0) this.#keepAlive.hold();
@@ -303,6 +315,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       const slot: WorkerSlot = {
         name: `${this.#prefix}_${this.#workers.length}`,
         initialized: false,
+        current: undefined,
       };
       this.#workers.push(slot);
       this.#start(slot);
@@ -310,8 +323,22 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   }
 
   override async shutdown(options?: ShutdownOptions): Promise<void> {
-    const { wait, cancelFutures } = checkShutdownOptions(options);
+    const { wait, cancelFutures, abortRunning } = checkShutdownOptions(options);
     this.#shutdown = true;
+    if (abortRunning) {
+      // Running calls fail now and their task signals abort; they still run to their end here.
+      for (const slot of this.#workers) {
+        const future = slot.current;
+        if (future === undefined) continue;
+        const error = new DOMException(
+          'The executor was shut down with abortRunning',
+          'AbortError',
+        );
+        const stop = this.#stoppers.get(future);
+        if (stop !== undefined) stop(error);
+        else future._settle(true, error);
+      }
+    }
     if (cancelFutures) {
       for (const future of this.#queue.drainFutures()) {
         this.#stamps.delete(future);
@@ -362,7 +389,11 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       queue.drop();
       if (future._claim()) {
         this.#running++;
+        slot.current = future;
         const timed = this.#stamps.size !== 0 && this.#started(future);
+        if (traceStart.hasSubscribers) {
+          traceStart.publish({ future, name: fn.name, executor: 'ThreadPoolExecutor' });
+        }
         try {
           const value = argc === 0 ? fn() : argc === 1 ? fn(arg) : fn(...(arg as unknown[]));
           future._settle(false, isThenable(value) ? await value : value);
@@ -370,7 +401,9 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
           future._settle(true, error);
         }
         this.#running--;
+        slot.current = undefined;
         if (timed) this.#ended(future);
+        traceOver(future, fn.name, 'ThreadPoolExecutor');
       } else if (this.#stamps.size !== 0) {
         this.#stamps.delete(future);
       }

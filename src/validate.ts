@@ -115,19 +115,35 @@ function reasonText(error: unknown): string {
 }
 
 /** `shutdown()`'s options, with their defaults (`wait: true`, `cancelFutures: false`). */
-export function checkShutdownOptions(options: unknown): { wait: boolean; cancelFutures: boolean } {
+export function checkShutdownOptions(options: unknown): {
+  wait: boolean;
+  cancelFutures: boolean;
+  abortRunning: boolean;
+} {
   checkOptionsObject(options, 'shutdown options');
-  checkKnownOptions(options as object | undefined, ['wait', 'cancelFutures'], 'shutdown');
-  const { wait = true, cancelFutures = false } = (options ?? {}) as {
+  checkKnownOptions(
+    options as object | undefined,
+    ['wait', 'cancelFutures', 'abortRunning'],
+    'shutdown',
+  );
+  const {
+    wait = true,
+    cancelFutures = false,
+    abortRunning = false,
+  } = (options ?? {}) as {
     wait?: unknown;
     cancelFutures?: unknown;
+    abortRunning?: unknown;
   };
+  if (typeof abortRunning !== 'boolean') {
+    throw argTypeError(`abortRunning must be a boolean, got ${describe(abortRunning)}`);
+  }
   if (typeof wait !== 'boolean')
     throw argTypeError(`wait must be a boolean, got ${describe(wait)}`);
   if (typeof cancelFutures !== 'boolean') {
     throw argTypeError(`cancelFutures must be a boolean, got ${describe(cancelFutures)}`);
   }
-  return { wait, cancelFutures };
+  return { wait, cancelFutures: cancelFutures || abortRunning, abortRunning };
 }
 
 /**

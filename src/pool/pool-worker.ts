@@ -25,6 +25,15 @@ import type { WorkerHandle } from './transport.js';
  */
 export const FUNCTION_CACHE_SIZE = 512;
 
+/**
+ * Why a worker exited: `retired` (maxTasksPerChild), `idle` (idleTimeout),
+ * `closed` (shutdown), `terminated` (terminateWorkers/killWorkers, a broken
+ * pool), `stopped` (ended to stop a call after its grace period), `faulty`
+ * (it broke the protocol or its transport failed), `crashed` (it died unasked).
+ */
+export type WorkerExitReason =
+  'retired' | 'idle' | 'closed' | 'terminated' | 'stopped' | 'faulty' | 'crashed';
+
 export class PoolTask {
   /** True once the future was moved to RUNNING (it stays so if the task is queued again). */
   claimed = false;
@@ -63,6 +72,10 @@ export class PoolWorker {
   stopping = false;
   /** running: takes tasks; retiring: done after its last task; closing/killed: exit requested. */
   state: 'running' | 'retiring' | 'closing' | 'killed' = 'running';
+  /** Why the pool asked it to exit, for the `workerExit` event. */
+  exitReason: WorkerExitReason = 'crashed';
+  /** Ends an idle worker after `idleTimeout`. */
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
   /**
    * True when the worker has just shown progress (sent results) or holds
    * nothing: only then may it be filled to full capacity. A worker that holds

@@ -22,7 +22,8 @@ import type { Control } from '../control.js';
 import { Outcomes, type ExecutorStats } from '../stats.js';
 import { Future } from '../future.js';
 import { Queue } from '../queue.js';
-import { PoolTask, PoolWorker } from './pool-worker.js';
+import { PoolTask, PoolWorker, type WorkerExitReason } from './pool-worker.js';
+import { traceOver, traceStart, traceSubmit } from '../tracing.js';
 import {
   ABORT_KIND,
   ABORT_TASK,
@@ -60,8 +61,29 @@ const MEASURED_FUNCTIONS = 4096;
 
 export type BrokenErrorClass = new (message: string, options?: ErrorOptions) => BrokenExecutor;
 
+/** What a pool tells its executor about its workers (see `ParallelExecutor.on`). */
+export type PoolEvent =
+  | { readonly type: 'workerStart'; readonly worker: string }
+  | {
+      readonly type: 'workerExit';
+      readonly worker: string;
+      readonly code: number | null;
+      readonly signal: NodeJS.Signals | null;
+      readonly reason: WorkerExitReason;
+    }
+  | { readonly type: 'broken'; readonly error: BrokenExecutor };
+
 export interface PoolOptions {
+  /** The executor's class name, for tracing. */
+  readonly name: string;
   readonly maxWorkers: number;
+  /** Workers started at once and kept, idle or not. */
+  readonly minWorkers: number;
+  /** Milliseconds after which an idle worker beyond `minWorkers` exits; undefined: never. */
+  readonly idleTimeout: number | undefined;
+  /** The grace period of `shutdown({ abortRunning })`. */
+  readonly gracePeriod: number;
+  readonly emit: (event: PoolEvent) => void;
   readonly maxTasksPerChild: number | undefined;
   readonly transport: Transport;
   readonly brokenError: BrokenErrorClass;
@@ -91,6 +113,7 @@ export class WorkerPool {
 
   constructor(options: PoolOptions) {
     this.#options = options;
+    for (let i = 0; i < options.minWorkers; i++) this.#spawn();
   }
 
   get broken(): BrokenExecutor | undefined {
@@ -124,6 +147,9 @@ export class WorkerPool {
     this.#queue.push(task);
     if (this.#pending++ === 0) this.#setRef(true);
     this.#scheduleDispatch();
+    if (traceSubmit.hasSubscribers) {
+      traceSubmit.publish({ future, name: def.name, executor: this.#options.name });
+    }
     return future;
   }
 
@@ -152,10 +178,15 @@ export class WorkerPool {
     };
   }
 
-  /** Stops taking work; cancels queued work if asked; resolves once every worker has exited, if waited on. */
-  shutdown(wait: boolean, cancelFutures: boolean): Promise<void> {
+  /**
+   * Stops taking work; cancels queued work if asked, and stops running work
+   * if asked (its futures fail now with an AbortError; its workers are ended
+   * after the grace period); resolves once every worker has exited, if waited on.
+   */
+  shutdown(wait: boolean, cancelFutures: boolean, abortRunning = false): Promise<void> {
     this.#shutdown = true;
     if (cancelFutures) this.#cancelQueued();
+    if (abortRunning) this.#abortRunning();
     this.#closeIfIdle();
     return wait ? this.#allExited() : Promise.resolve();
   }
@@ -209,6 +240,7 @@ export class WorkerPool {
     else if (future._failed) o.failed++;
     else o.completed++;
     if (task.control !== undefined) this.#release(task);
+    traceOver(future, task.def.name, this.#options.name);
     if (--this.#pending === 0) {
       this.#setRef(false);
       this.#closeIfIdle();
@@ -311,6 +343,17 @@ export class WorkerPool {
       const now = performance.now();
       this.#outcomes.wait.add(now - task.since);
       task.since = now;
+      if (best.idleTimer !== undefined) {
+        clearTimeout(best.idleTimer);
+        best.idleTimer = undefined;
+      }
+      if (traceStart.hasSubscribers) {
+        traceStart.publish({
+          future: task.future,
+          name: task.def.name,
+          executor: this.#options.name,
+        });
+      }
       if (task.control !== undefined) {
         task.worker = best;
         best.exclusive = task;
@@ -357,7 +400,50 @@ export class WorkerPool {
       return undefined;
     }
     this.#ref(w, this.#pending > 0);
+    this.#emit({ type: 'workerStart', worker: w.handle.label });
     return w;
+  }
+
+  /** Tells the executor's listeners; a listener that throws is reported, never thrown here. */
+  #emit(event: PoolEvent): void {
+    try {
+      this.#options.emit(event);
+    } catch (error) {
+      console.error(`concurrent-futures: a '${event.type}' listener threw`, error);
+    }
+  }
+
+  /** A worker that holds nothing: it exits after `idleTimeout`, unless the pool is at `minWorkers`. */
+  #idle(w: PoolWorker): void {
+    const { idleTimeout, minWorkers } = this.#options;
+    if (idleTimeout === undefined || w.idleTimer !== undefined || w.state !== 'running') return;
+    w.idleTimer = setTimeout(() => {
+      w.idleTimer = undefined;
+      if (w.inflight.size === 0 && w.state === 'running' && this.#workers.size > minWorkers) {
+        this.#endWorker(w, 'close', 'idle');
+      }
+    }, idleTimeout);
+    w.idleTimer.unref();
+  }
+
+  /** `shutdown({ abortRunning })`: every running future fails now; its worker is stopped. */
+  #abortRunning(): void {
+    const reason = (): DOMException =>
+      new DOMException('The executor was shut down with abortRunning', 'AbortError');
+    for (const task of this.#queue.drain()) this.#failTask(task, reason());
+    for (const w of this.#workers) {
+      if (w.inflight.size === 0) continue;
+      const error = reason();
+      for (const task of w.inflight.values()) {
+        if (!task.future._settle(true, error)) continue;
+        if (task.control !== undefined) this.#stop(task, error, false);
+      }
+      // Calls without options cannot be asked to stop: their worker is ended after the grace period.
+      const timer = setTimeout(() => {
+        if (w.inflight.size > 0) this.#endWorker(w, 'kill', 'stopped');
+      }, this.#options.gracePeriod);
+      timer.unref();
+    }
   }
 
   /** Sends `w` the tasks just assigned to it; they count as running from now. */
@@ -442,7 +528,10 @@ export class WorkerPool {
       this.#taskOver(task);
     }
     w.topUp = true;
-    if (w.state === 'retiring' && w.inflight.size === 0) this.#endWorker(w, 'close');
+    if (w.inflight.size === 0) {
+      if (w.state === 'retiring') this.#endWorker(w, 'close', 'retired');
+      else this.#idle(w);
+    }
     if (this.#queue.length > 0) this.#dispatch();
   }
 
@@ -455,6 +544,14 @@ export class WorkerPool {
   #onExit(w: PoolWorker, info: ExitInfo): void {
     if (!this.#workers.delete(w)) return;
     const expected = w.state === 'closing' || w.state === 'killed';
+    clearTimeout(w.idleTimer);
+    this.#emit({
+      type: 'workerExit',
+      worker: w.handle.label,
+      code: info.code,
+      signal: info.signal,
+      reason: expected ? w.exitReason : 'crashed',
+    });
     if (!expected || w.stopping) this.#deaths++;
     if (!expected || w.inflight.size > 0) {
       // What it never started runs elsewhere; what it may have started fails.
@@ -485,7 +582,7 @@ export class WorkerPool {
     if (w.state === 'killed') return;
     const message = `A ${w.handle.label} ${what}; the futures it held cannot complete`;
     this.#failHeld(w, () => new this.#options.brokenError(message, { cause }));
-    this.#endWorker(w, 'kill');
+    this.#endWorker(w, 'kill', 'faulty');
     if (!w.ready && ++this.#bootDeaths >= CRASH_LOOP_LIMIT) {
       this.#breakPool(
         `${this.#bootDeaths} workers in a row failed before they were ready (the last: ${message})`,
@@ -513,10 +610,15 @@ export class WorkerPool {
     this.#taskOver(task);
   }
 
-  #endWorker(w: PoolWorker, mode: 'close' | 'terminate' | 'kill'): void {
+  #endWorker(
+    w: PoolWorker,
+    mode: 'close' | 'terminate' | 'kill',
+    reason: WorkerExitReason = mode === 'close' ? 'closed' : 'terminated',
+  ): void {
     // A worker already asked to exit may still be killed, but is not asked twice to close.
     if (mode === 'close' && (w.state === 'closing' || w.state === 'killed')) return;
     w.state = mode === 'close' ? 'closing' : 'killed';
+    w.exitReason = reason;
     this.#ref(w, true);
     try {
       if (mode === 'close') w.handle.send({ t: 'close' });
@@ -599,7 +701,7 @@ export class WorkerPool {
       task.timer = undefined;
       if (w.inflight.get(task.id) !== task) return;
       w.stopping = true;
-      this.#endWorker(w, 'kill');
+      this.#endWorker(w, 'kill', 'stopped');
     }, task.control!.gracePeriod);
   }
 
@@ -626,6 +728,7 @@ export class WorkerPool {
     const Broken = this.#options.brokenError;
     this.#broken = new Broken(message, { cause });
     this.#shutdown = true;
+    this.#emit({ type: 'broken', error: this.#broken });
     for (const task of this.#queue.drain()) this.#failTask(task, new Broken(message, { cause }));
     for (const w of this.#workers) {
       this.#failHeld(w, () => new Broken(message, { cause }));
