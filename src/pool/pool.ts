@@ -419,11 +419,18 @@ export class WorkerPool {
     if (idleTimeout === undefined || w.idleTimer !== undefined || w.state !== 'running') return;
     w.idleTimer = setTimeout(() => {
       w.idleTimer = undefined;
-      if (w.inflight.size === 0 && w.state === 'running' && this.#workers.size > minWorkers) {
+      if (w.inflight.size === 0 && w.state === 'running' && this.#staying() > minWorkers) {
         this.#endWorker(w, 'close', 'idle');
       }
     }, idleTimeout);
     w.idleTimer.unref();
+  }
+
+  /** Workers not asked to exit. */
+  #staying(): number {
+    let n = 0;
+    for (const w of this.#workers) if (w.state === 'running' || w.state === 'retiring') n++;
+    return n;
   }
 
   /** `shutdown({ abortRunning })`: every running future fails now; its worker is stopped. */
@@ -488,6 +495,7 @@ export class WorkerPool {
         this.#bootDeaths = 0;
         // A call's deadline counts from its start, not from the worker's start-up.
         if (w.exclusive !== undefined) this.#startDeadline(w.exclusive);
+        if (w.inflight.size === 0) this.#idle(w);
         return;
       case 'exiting':
         w.startedAtExit = message.started;
@@ -574,6 +582,8 @@ export class WorkerPool {
       }
     }
     if (this.#queue.length > 0) this.#dispatch();
+    // minWorkers are kept warm: a worker that died is replaced at once.
+    if (!this.#shutdown && this.#staying() < this.#options.minWorkers) this.#spawn();
     this.#checkAllExited();
   }
 
