@@ -136,7 +136,10 @@ async function smokeExecutor(kind, dir, check) {
 
     if (kind.Broken !== undefined) {
       // A function argument cannot be cloned: only its own future fails.
-      const bad = ex.submit((f) => typeof f, () => 1);
+      const bad = ex.submit(
+        (f) => typeof f,
+        () => 1,
+      );
       const good = ex.submit((x) => x, 'fine');
       const error = await rejection(bad);
       assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
