@@ -135,7 +135,11 @@ void test(
       recursive: true,
       filter: (source) => {
         const path = relative(root, source);
-        return !NOT_COPIED.has(path.split(sep)[0]!) && !path.endsWith('.tgz');
+        const parts = path.split(sep);
+        // No node_modules at any depth: .ci/runtimes holds the pinned runtimes, hundreds of MB.
+        return (
+          !NOT_COPIED.has(parts[0]!) && !parts.includes('node_modules') && !path.endsWith('.tgz')
+        );
       },
     });
     symlinkSync(join(root, 'node_modules'), join(repo, 'node_modules'), 'junction');

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 import { runNode } from './helpers.js';
 
 const fixture = (path: string): string =>
@@ -45,7 +46,7 @@ void test(
 /** True if this runtime parses `await using` (explicit resource management, Node 24+). */
 function hasAwaitUsing(): boolean {
   try {
-    new Function('return async () => { await using x = null; }');
+    new Script('(async () => { await using x = null; })'); // compiled, never run
     return true;
   } catch {
     return false;
