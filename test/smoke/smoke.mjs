@@ -1,11 +1,13 @@
 /**
  * The smoke program CI runs on Bun and Deno (and the unit tests run on every
  * Node): plain JavaScript against the built package, no test runner, no tsx.
- * For each executor: submit, map with chunksize, asCompleted, an argument that
- * cannot be cloned, cancellation, a crash through process.exit (parallel pools),
- * shutdown; then a sub-run that never shuts its executors down must exit by itself.
+ * For each executor: submit, a module task, map with chunksize, asCompleted,
+ * an argument that cannot be cloned, cancellation, a crash through process.exit
+ * (parallel pools), shutdown. Then whole programs, each of which must exit by
+ * itself: one that never shuts its executors down, a CommonJS one, and where
+ * the runtime has them, native `await using` and TypeScript task modules.
  *
- * Prints one line per check and a last line `smoke: ok ...`; exits non-zero on
+ * Prints one line per check (or skip, with its reason) and a last line `smoke: ok ...`; exits non-zero on
  * the first failure. Waits on futures and files, never on sleeps for ordering.
  */
 
@@ -15,6 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 import {
   asCompleted,
   BrokenInterpreterPool,
@@ -23,8 +26,11 @@ import {
   InterpreterPoolExecutor,
   ProcessPoolExecutor,
   RuntimeError,
+  taskModule,
   ThreadPoolExecutor,
 } from '../../dist/index.js';
+
+const tasks = taskModule(new URL('./tasks.mjs', import.meta.url));
 
 const runtime = globalThis.Deno
   ? `deno ${globalThis.Deno.version.deno}`
@@ -60,6 +66,7 @@ async function main() {
     checks++;
     console.log(`  ok ${name}`);
   };
+  const skip = (name, reason) => console.log(`  skip ${name}: ${reason}`);
   try {
     const kinds = [
       { name: 'ThreadPoolExecutor', make: (o) => new ThreadPoolExecutor(o) },
@@ -77,7 +84,7 @@ async function main() {
     for (const kind of kinds) {
       await smokeExecutor(kind, dir, (what) => check(`${kind.name}: ${what}`));
     }
-    await smokeExitWithoutShutdown((what) => check(what));
+    await smokePrograms(check, skip);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -119,6 +126,9 @@ async function smokeExecutor(kind, dir, check) {
   try {
     assert.equal(await ex.submit((a, b) => a * b, 6, 7), 42);
     check('submit');
+
+    assert.equal(await ex.submit(tasks.joinPath, 'a', 'b'), join('a', 'b'));
+    check('a module task (taskModule)');
 
     const squares = [];
     for await (const x of ex.map((n) => n * n, [1, 2, 3, 4, 5], { chunksize: 2 })) squares.push(x);
@@ -193,10 +203,14 @@ async function smokeExecutor(kind, dir, check) {
   }
 }
 
-async function smokeExitWithoutShutdown(check) {
-  const script = fileURLToPath(import.meta.url);
-  const [command, args] = scriptCommand(script, ['--no-shutdown']);
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Runs `script` (relative to this file) as its own program on this runtime; it
+ * must exit by itself, with code 0, and print `expected`.
+ */
+async function subRun(script, args, expected) {
+  const path = fileURLToPath(new URL(script, import.meta.url));
+  const [command, argv] = scriptCommand(path, args);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s));
   // A sub-run kept alive by an idle pool would never exit: kill it after a generous bound.
@@ -206,10 +220,62 @@ async function smokeExitWithoutShutdown(check) {
     child.on('close', (c, s) => resolve([c, s]));
   });
   clearTimeout(killer);
-  assert.equal(signal, null, 'the sub-run did not exit by itself (killed after 60 s)');
-  assert.equal(code, 0);
-  assert.equal(stdout.trim(), 'no-shutdown 3 7 11 2,4,6');
+  assert.equal(signal, null, `${script} did not exit by itself (killed after 60 s)`);
+  assert.equal(code, 0, `${script} failed`);
+  assert.deepEqual(stdout.trim().split('\n'), expected);
+}
+
+/** True if this runtime parses `await using` (Node 24+, Bun, Deno). */
+function hasAwaitUsing() {
+  try {
+    new Script('(async () => { await using x = null; })'); // compiled, never run
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True if this runtime runs TypeScript files itself (Node 22.18+ and 24+, Bun, Deno). */
+const runsTypeScript = Boolean(
+  globalThis.Deno || process.versions.bun || process.features.typescript,
+);
+
+async function smokePrograms(check, skip) {
+  await subRun('./smoke.mjs', ['--no-shutdown'], ['no-shutdown 3 7 11 2,4,6']);
   check('a program that never calls shutdown exits by itself');
+
+  await subRun('./require.cjs', [], ['require 42 42 42']);
+  check('a CommonJS program requires the package');
+
+  if (hasAwaitUsing()) {
+    await subRun(
+      '../fixtures/await-using.mjs',
+      [],
+      [
+        'ThreadPoolExecutor shut down',
+        'InterpreterPoolExecutor shut down',
+        'ProcessPoolExecutor shut down',
+      ],
+    );
+    check('native await using shuts every executor down when its block throws');
+  } else {
+    skip('native await using', `${runtime} has no native await using`);
+  }
+
+  if (runsTypeScript) {
+    await subRun(
+      '../fixtures/type-stripping/main.ts',
+      [],
+      [
+        'InterpreterPoolExecutor 5 9 tsx=false',
+        'ProcessPoolExecutor 5 9 tsx=false',
+        'main tsx=false',
+      ],
+    );
+    check('TypeScript task modules run without tsx');
+  } else {
+    skip('TypeScript task modules without tsx', `${runtime} does not run .ts files itself`);
+  }
 }
 
 if (process.argv.includes('--no-shutdown')) {
