@@ -3,6 +3,8 @@
  * 22.12+, Bun, Deno). Would fail if a top-level await crept into the package.
  */
 
+/* eslint-disable @typescript-eslint/no-require-imports -- require() is what this file tests */
+
 const {
   InterpreterPoolExecutor,
   ProcessPoolExecutor,
