@@ -10,6 +10,7 @@
  * @document ../docs/guides/control.md
  * @document ../docs/guides/errors.md
  * @document ../docs/guides/benchmarks.md
+ * @document ../docs/runtimes.md
  * @document ../docs/python-differences.md
  * @document ../docs/stability.md
  * @document ../CHANGELOG.md

@@ -131,11 +131,20 @@ export function runScriptFile(
   killAfterMs: number,
   nodeArgs: string[] = [],
 ): Promise<FixtureRun> {
-  const script = fileURLToPath(url);
+  return runNode([...nodeArgs, '--import', 'tsx', fileURLToPath(url), ...args], killAfterMs);
+}
+
+/** Runs this Node with `args` (and `env`, if given), killed after `killAfterMs`. */
+export function runNode(
+  args: string[],
+  killAfterMs: number,
+  env?: NodeJS.ProcessEnv,
+): Promise<FixtureRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env !== undefined && { env }),
     });
     let stdout = '';
     let stderr = '';

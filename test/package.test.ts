@@ -81,6 +81,28 @@ const pkg = createRequire(import.meta.url)('concurrent-futures/package.json');
 console.log('version: ' + pkg.version);
 `;
 
+/** CommonJS: require() of the ES module package (Node 20.19+, 22.12+); fails on a top-level await. */
+const CONSUMER_CJS = `
+const { ProcessPoolExecutor, ThreadPoolExecutor, wait } = require('concurrent-futures');
+
+async function main() {
+  const threads = new ThreadPoolExecutor({ maxWorkers: 2 });
+  const processes = new ProcessPoolExecutor({ maxWorkers: 1 });
+  try {
+    const futures = [threads.submit((a, b) => a + b, 1, 2), processes.submit((a, b) => a * b, 6, 7)];
+    const { done } = await wait(futures);
+    console.log('done: ' + done.size);
+    console.log('results: ' + (await Promise.all(futures)).join(','));
+  } finally {
+    await Promise.all([threads.shutdown(), processes.shutdown()]);
+  }
+}
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+
 const CONSUMER_TS = `
 import { ThreadPoolExecutor, wait, type Future } from 'concurrent-futures';
 
@@ -113,7 +135,11 @@ void test(
       recursive: true,
       filter: (source) => {
         const path = relative(root, source);
-        return !NOT_COPIED.has(path.split(sep)[0]!) && !path.endsWith('.tgz');
+        const parts = path.split(sep);
+        // No node_modules at any depth: .ci/runtimes holds the pinned runtimes, hundreds of MB.
+        return (
+          !NOT_COPIED.has(parts[0]!) && !parts.includes('node_modules') && !path.endsWith('.tgz')
+        );
       },
     });
     symlinkSync(join(root, 'node_modules'), join(repo, 'node_modules'), 'junction');
@@ -172,6 +198,12 @@ void test(
         'after shutdown: true cannot schedule new futures after shutdown',
         `version: ${version}`,
       ]);
+    });
+
+    await t.test('a CommonJS consumer requires it by name and runs tasks', async () => {
+      writeFileSync(join(app, 'check.cjs'), CONSUMER_CJS);
+      const { stdout } = await run(process.execPath, ['check.cjs'], { cwd: app, env });
+      assert.deepEqual(stdout.trim().split('\n'), ['done: 2', 'results: 3,42']);
     });
 
     await t.test('a TypeScript consumer type-checks against the shipped declarations', async () => {

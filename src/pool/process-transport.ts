@@ -16,6 +16,13 @@ export interface ProcessTransportOptions {
 
 const ENTRY_PATH = fileURLToPath(WORKER_ENTRY);
 
+/**
+ * Node's and Bun's `send()` throw synchronously when a message cannot be
+ * cloned, as the pool expects; Deno's reports it later, to the callback, and
+ * its channel does not survive that: there a message is checked before it is sent.
+ */
+const CHECK_BEFORE_SEND = 'Deno' in globalThis;
+
 export function processTransport(options: ProcessTransportOptions): Transport {
   const { execArgv, env } = workerExecArgv(options.execArgv, options.env);
   return (events) => {
@@ -44,17 +51,28 @@ export function processTransport(options: ProcessTransportOptions): Transport {
       exit = { code, signal };
       report();
     });
+    // A send that fails after it returned has lost its message: end the child,
+    // so that the pool sees it exit and fails what it held instead of waiting forever.
+    const onSent = (e: Error | null): void => {
+      if (!e) return;
+      error ??= e;
+      child.kill('SIGKILL');
+    };
     return {
       label: `child process ${child.pid ?? '(not started)'}`,
-      send: (message) => void child.send(message),
+      send: (message) => {
+        if (CHECK_BEFORE_SEND) serialize(message);
+        child.send(message, onSent);
+      },
       checkCloneable: (value) => void serialize(value),
+      // Bun's channel has neither ref() nor unref(): there the child's own ref() covers it.
       ref: () => {
         child.ref();
-        child.channel?.ref();
+        if (typeof child.channel?.ref === 'function') child.channel.ref();
       },
       unref: () => {
         child.unref();
-        child.channel?.unref();
+        if (typeof child.channel?.unref === 'function') child.channel.unref();
       },
       terminate: () => void child.kill('SIGTERM'),
       kill: () => void child.kill('SIGKILL'),
