@@ -76,16 +76,26 @@ export interface ParallelExecutorOptions<I extends unknown[] = unknown[]> {
 /** The events of a parallel executor, by name (see {@link ParallelExecutor.on}). */
 export interface ParallelExecutorEvents {
   /** A worker thread or child process started (`worker` is its label, e.g. "child process 4242"). */
-  workerStart: { readonly worker: string };
+  workerStart: {
+    /** The worker's label, e.g. "worker thread 3" or "child process 4242". */
+    readonly worker: string;
+  };
   /** A worker exited: its exit code or signal, and why (see {@link WorkerExitReason}). */
   workerExit: {
+    /** The worker's label. */
     readonly worker: string;
+    /** Its exit code, or null if a signal ended it. */
     readonly code: number | null;
+    /** The signal that ended it, or null. */
     readonly signal: NodeJS.Signals | null;
+    /** Why it exited. */
     readonly reason: WorkerExitReason;
   };
   /** The pool broke: every pending future failed with `error`, and so will every `submit`. */
-  broken: { readonly error: BrokenExecutor };
+  broken: {
+    /** The error every pending future failed with. */
+    readonly error: BrokenExecutor;
+  };
 }
 
 /**

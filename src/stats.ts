@@ -6,8 +6,11 @@
 
 /** Percentiles of a recent window of durations, in milliseconds (0 when the window is empty). */
 export interface Percentiles {
+  /** The median. */
   readonly p50: number;
+  /** 90% of the samples are at most this. */
   readonly p90: number;
+  /** 99% of the samples are at most this. */
   readonly p99: number;
   /** How many samples the window holds (at most the last 1,024). */
   readonly samples: number;
@@ -15,13 +18,16 @@ export interface Percentiles {
 
 /** What `executor.stats()` returns: a snapshot, not a live view. */
 export interface ExecutorStats {
+  /** The workers, by what they do now. */
   readonly workers: {
     /** Workers started and not yet exited (logical workers for `ThreadPoolExecutor`). */
     readonly alive: number;
     /** Workers that hold at least one task. */
     readonly busy: number;
+    /** Workers that hold nothing. */
     readonly idle: number;
   };
+  /** The calls: where they are now, and how the finished ones ended (counted once their worker is free of them). */
   readonly tasks: {
     /** Submitted and waiting in this process (cancellable). */
     readonly queued: number;
@@ -29,8 +35,11 @@ export interface ExecutorStats {
     readonly handedAhead: number;
     /** Running: at most one per busy worker (more when async tasks overlap). */
     readonly running: number;
+    /** Calls that returned a value. */
     readonly completed: number;
+    /** Calls that failed: raised, crashed, timed out, aborted while running. */
     readonly failed: number;
+    /** Calls cancelled before they started. */
     readonly cancelled: number;
   };
   /** Workers that died without being asked to exit (crashes, kills, forced stops). */

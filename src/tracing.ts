@@ -16,6 +16,7 @@ import type { Future } from './future.js';
 
 /** The message published on each task channel. */
 export interface TaskTraceMessage {
+  /** The call's future. */
   readonly future: Future<unknown>;
   /** The function's name. */
   readonly name: string;
