@@ -5,6 +5,8 @@
  */
 
 import { threadId } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { taskSignal } from 'concurrent-futures';
 
 export function noop(): void {}
 
@@ -24,4 +26,29 @@ export function whoami(): string {
 /** Ends the worker that runs it: a crashing task for the crash-containment figure. */
 export function exitNow(code: number): never {
   process.exit(code);
+}
+
+/** Spins for `ms` milliseconds, checking nothing: only a forced stop ends it early. */
+export function spinFor(ms: number): number {
+  const end = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < end) n++;
+  return n;
+}
+
+/** Waits `ms`, or stops at once when its task signal aborts (a cooperative task). */
+export function sleepWithSignal(ms: number): Promise<string> {
+  return sleep(ms, 'slept', { signal: taskSignal() });
+}
+
+/** Spins for `ms`, checking its task signal: a worker thread sees an abort at once. */
+export function spinChecking(ms: number): number {
+  const signal = taskSignal();
+  const end = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < end) {
+    signal.throwIfAborted();
+    n++;
+  }
+  return n;
 }

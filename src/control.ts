@@ -34,7 +34,7 @@ export interface CallOptions {
   onProgress?: ((value: unknown, future: Future<unknown>) => void) | undefined;
 }
 
-/** @internal The checked form of {@link CallOptions}. */
+/** The checked form of {@link CallOptions} (not exported from the package). */
 export interface Control {
   readonly signal: AbortSignal | undefined;
   /** Milliseconds from start, or Infinity. */

@@ -66,7 +66,7 @@ export type {
   ParallelExecutor,
   ParallelExecutorEvents,
 } from './parallel.js';
-export type { WorkerExitReason } from './pool/pool-worker.js';
+export type { WorkerExitReason } from './pool/transport.js';
 export type { TaskTraceMessage } from './tracing.js';
 export { taskModule, type TaskModule, type TaskRef } from './task-module.js';
 export { transfer } from './pool/transfer.js';

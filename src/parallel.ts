@@ -20,7 +20,7 @@ import { WorkerPool, type BrokenErrorClass, type PoolEvent } from './pool/pool.j
 import { forEachArgList, type Chunk } from './pool/protocol.js';
 import { takeTransfer } from './pool/transfer.js';
 import type { Transport } from './pool/transport.js';
-import type { WorkerExitReason } from './pool/pool-worker.js';
+import type { WorkerExitReason } from './pool/transport.js';
 import {
   checkOptionalArray,
   checkOptionsObject,

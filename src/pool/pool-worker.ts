@@ -16,7 +16,7 @@ import {
   type FunctionDef,
   type TaskArgs,
 } from './protocol.js';
-import type { WorkerHandle } from './transport.js';
+import type { WorkerExitReason, WorkerHandle } from './transport.js';
 
 /**
  * Function definitions one worker keeps compiled. Past this the least recently
@@ -24,15 +24,6 @@ import type { WorkerHandle } from './transport.js';
  * distinct source functions would otherwise grow a worker's heap by ~55 MiB.
  */
 export const FUNCTION_CACHE_SIZE = 512;
-
-/**
- * Why a worker exited: `retired` (maxTasksPerChild), `idle` (idleTimeout),
- * `closed` (shutdown), `terminated` (terminateWorkers/killWorkers, a broken
- * pool), `stopped` (ended to stop a call after its grace period), `faulty`
- * (it broke the protocol or its transport failed), `crashed` (it died unasked).
- */
-export type WorkerExitReason =
-  'retired' | 'idle' | 'closed' | 'terminated' | 'stopped' | 'faulty' | 'crashed';
 
 export class PoolTask {
   /** True once the future was moved to RUNNING (it stays so if the task is queued again). */

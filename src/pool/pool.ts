@@ -22,7 +22,7 @@ import type { Control } from '../control.js';
 import { Outcomes, type ExecutorStats } from '../stats.js';
 import { Future } from '../future.js';
 import { Queue } from '../queue.js';
-import { PoolTask, PoolWorker, type WorkerExitReason } from './pool-worker.js';
+import { PoolTask, PoolWorker } from './pool-worker.js';
 import { traceOver, traceStart, traceSubmit } from '../tracing.js';
 import {
   ABORT_KIND,
@@ -37,7 +37,7 @@ import {
   type TaskArgs,
   type WorkerMessage,
 } from './protocol.js';
-import type { ExitInfo, Transport } from './transport.js';
+import type { ExitInfo, Transport, WorkerExitReason } from './transport.js';
 import { decodeError, type WireError } from './wire-error.js';
 
 /**

@@ -14,6 +14,15 @@ export interface ExitInfo {
   readonly error: unknown;
 }
 
+/**
+ * Why a worker exited: `retired` (maxTasksPerChild), `idle` (idleTimeout),
+ * `closed` (shutdown), `terminated` (terminateWorkers/killWorkers, a broken
+ * pool), `stopped` (ended to stop a call after its grace period), `faulty`
+ * (it broke the protocol or its transport failed), `crashed` (it died unasked).
+ */
+export type WorkerExitReason =
+  'retired' | 'idle' | 'closed' | 'terminated' | 'stopped' | 'faulty' | 'crashed';
+
 /** One running worker, as the pool sees it. */
 export interface WorkerHandle {
   /** A short description for error messages: "worker thread 3", "child process 1234". */
