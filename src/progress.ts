@@ -13,7 +13,7 @@
  * plain line now and then, and a final line. The core entry point does not load
  * this module, so it stays free of dependencies.
  *
- * @module
+ * @module concurrent-futures/progress
  */
 
 import cliProgress, { type Options as BarOptions } from 'cli-progress';
