@@ -11,6 +11,7 @@ const SECTIONS: readonly (readonly [name: string, load: () => Promise<{ default:
   ['thread', () => import('./thread.js')],
   ['pool', () => import('./pool.js')],
   ['crash', () => import('./crash.js')],
+  ['progress', () => import('./progress.js')],
 ];
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
