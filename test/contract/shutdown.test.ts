@@ -5,12 +5,11 @@
  * down on leaving the block; an idle executor never keeps the process alive.
  */
 
-import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CancelledError, RuntimeError, wait, type Executor, type Future } from 'concurrent-futures';
 import { rejection, runScriptFile } from '../helpers.js';
 import { range, tasks, turn } from './executors.js';
-import { forEachExecutor } from './suite.js';
+import { forEachExecutor, test } from './suite.js';
 
 const SHUTDOWN = 'cannot schedule new futures after shutdown';
 
@@ -19,7 +18,7 @@ function isShutdownError(error: unknown): boolean {
 }
 
 forEachExecutor('shutdown', (kind) => {
-  void it('submit and map after shutdown throw RuntimeError, from the call; shutdown is idempotent', async () => {
+  test('submit and map after shutdown throw RuntimeError, from the call; shutdown is idempotent', async () => {
     const ex = kind.make({ maxWorkers: 1 });
     assert.equal(await ex.submit(tasks.add, 1, 1), 2);
     const done = ex.shutdown();
@@ -31,7 +30,7 @@ forEachExecutor('shutdown', (kind) => {
     assert.throws(() => ex.submit((x: number) => x, 1), isShutdownError);
   });
 
-  void it('wait: true resolves only once the running and the queued work is done', async () => {
+  test('wait: true resolves only once the running and the queued work is done', async () => {
     const ex = kind.make({ maxWorkers: 1 });
     const latch = kind.latch();
     try {
@@ -58,7 +57,7 @@ forEachExecutor('shutdown', (kind) => {
     }
   });
 
-  void it('wait: false resolves at once; the running and queued work still completes', async () => {
+  test('wait: false resolves at once; the running and queued work still completes', async () => {
     const ex = kind.make({ maxWorkers: 1 });
     const latch = kind.latch();
     try {
@@ -78,7 +77,7 @@ forEachExecutor('shutdown', (kind) => {
     }
   });
 
-  void it('cancelFutures cancels the queued futures at once, notifies their waiters and callbacks; the running one completes', async () => {
+  test('cancelFutures cancels the queued futures at once, notifies their waiters and callbacks; the running one completes', async () => {
     const ex = kind.make({ maxWorkers: 1 });
     const latch = kind.latch();
     try {
@@ -123,7 +122,7 @@ forEachExecutor('shutdown', (kind) => {
     }
   });
 
-  void it('await using shuts down on leaving the block, after the pending work', async () => {
+  test('await using shuts down on leaving the block, after the pending work', async () => {
     let escaped: Executor | undefined;
     const fs: Future<number>[] = [];
     {
@@ -140,7 +139,7 @@ forEachExecutor('shutdown', (kind) => {
     assert.throws(() => escaped.submit(tasks.add, 1, 1), isShutdownError);
   });
 
-  void it('an idle executor does not keep the process alive (a child script, no shutdown)', async () => {
+  test('an idle executor does not keep the process alive (a child script, no shutdown)', async () => {
     const run = await runScriptFile(
       new URL('./fixtures/idle.ts', import.meta.url),
       [kind.name],

@@ -4,19 +4,19 @@
  * callbacks run once, and every future settles exactly once.
  */
 
-import { after, it } from 'node:test';
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CancelledError, Future, RuntimeError, wait, type Executor } from 'concurrent-futures';
 import { rejection, watchUnhandled } from '../helpers.js';
 import { range, tasks, turn } from './executors.js';
-import { forEachExecutor } from './suite.js';
+import { forEachExecutor, test } from './suite.js';
 
 forEachExecutor('submit and futures', (kind) => {
   // One executor for the tests that keep it healthy.
   const ex: Executor = kind.make({ maxWorkers: 2 });
   after(() => ex.shutdown());
 
-  void it('submit returns a future of the result: module tasks, sync and async, and source functions', async () => {
+  test('submit returns a future of the result: module tasks, sync and async, and source functions', async () => {
     const f = ex.submit(tasks.add, 40, 2);
     assert.ok(f instanceof Future);
     assert.equal(await f.result(), 42);
@@ -34,7 +34,7 @@ forEachExecutor('submit and futures', (kind) => {
     ['thrown', tasks.throwWithCode],
     ['rejected', tasks.rejectWithCode],
   ] as const) {
-    void it(`a ${label} error arrives with its name, message, code and cause chain`, async () => {
+    test(`a ${label} error arrives with its name, message, code and cause chain`, async () => {
       const f = ex.submit(fn, 'it broke', 'E_BROKE');
       const error = (await rejection(f.result())) as Error & { code: string };
       assert.ok(error instanceof Error);
@@ -52,12 +52,12 @@ forEachExecutor('submit and futures', (kind) => {
     });
   }
 
-  void it('a thrown non-Error value fails the future with that value', async () => {
+  test('a thrown non-Error value fails the future with that value', async () => {
     assert.equal(await rejection(ex.submit(tasks.throwValue, 42)), 42);
     assert.equal(await rejection(ex.submit(tasks.throwValue, undefined)), undefined);
   });
 
-  void it('done callbacks run once, with the future; one added after completion runs at once', async () => {
+  test('done callbacks run once, with the future; one added after completion runs at once', async () => {
     const calls: Future<unknown>[] = [];
     const ok = ex.submit(tasks.add, 1, 1);
     const failed = ex.submit(tasks.throwValue, 'no');
@@ -73,7 +73,7 @@ forEachExecutor('submit and futures', (kind) => {
     assert.equal(calls.length, 2, 'the earlier callbacks did not run again');
   });
 
-  void it('a future cancelled while queued never runs, and its callbacks run once', async () => {
+  test('a future cancelled while queued never runs, and its callbacks run once', async () => {
     const one = kind.make({ maxWorkers: 1 });
     const latch = kind.latch();
     try {
@@ -103,7 +103,7 @@ forEachExecutor('submit and futures', (kind) => {
     }
   });
 
-  void it('every future settles exactly once when submission, cancel() and shutdown race', async () => {
+  test('every future settles exactly once when submission, cancel() and shutdown race', async () => {
     const watch = watchUnhandled();
     try {
       for (const cancelFutures of [false, true]) {

@@ -5,7 +5,7 @@
  */
 
 import { hold, holdAsync } from '../pool/fixtures/tasks.js';
-import type { Latch } from '../pool/fixtures/latch.js';
+import { markStarted, type Latch } from '../pool/fixtures/latch.js';
 
 export {
   add,
@@ -35,4 +35,16 @@ export function gateAt(
   at: number,
 ): number | Promise<number> {
   return x === at ? gate(latch, blocking, x) : x;
+}
+
+/** As {@link gateAt}, first marking `ran`: the test counts the calls that ran. */
+export function countedGateAt(
+  ran: Latch,
+  latch: Latch,
+  blocking: boolean,
+  x: number,
+  at: number,
+): number | Promise<number> {
+  markStarted(ran);
+  return gateAt(latch, blocking, x, at);
 }
