@@ -74,8 +74,9 @@ void describe('API reference examples', { timeout: 180_000 }, () => {
       const script = join(dir, `${example.name}.ts`);
       writeFileSync(script, example.code);
       const run = await runScriptFile(pathToFileURL(script), [], 60_000);
-      if (STDERR[example.name] === undefined) assert.equal(run.stderr, '');
-      else assert.match(run.stderr, STDERR[example.name]);
+      const stderr = STDERR[example.name];
+      if (stderr === undefined) assert.equal(run.stderr, '');
+      else assert.match(run.stderr, stderr);
       assert.equal(run.code, 0);
       assert.equal(run.stdout.trim(), EXPECTED[example.name]);
     });

@@ -84,7 +84,7 @@ forEachExecutor('wait and asCompleted', (kind) => {
       h.release();
       h.dispose();
     }
-    const { done, notDone } = await all!;
+    const { done, notDone } = await all;
     assert.equal(done.size, 2);
     assert.equal(notDone.size, 0);
   });
