@@ -19,6 +19,8 @@ import {
   taskModule,
   type BrokenExecutor,
   type Executor,
+  type ParallelExecutorOptions,
+  type ThreadPoolExecutorOptions,
 } from 'concurrent-futures';
 import { makeLatch, type TestLatch } from '../pool/helpers.js';
 
@@ -26,10 +28,11 @@ export const tasks = taskModule<typeof import('./tasks.js')>(
   new URL('./tasks.js', import.meta.url),
 );
 
-/** Options every executor takes. */
-export interface CommonOptions {
-  maxWorkers?: number;
-}
+/** The constructor options every executor takes (maxWorkers, initializer, taskTimeout, ...). */
+export type CommonOptions = Pick<
+  ThreadPoolExecutorOptions,
+  keyof ThreadPoolExecutorOptions & keyof ParallelExecutorOptions
+>;
 
 export interface ExecutorKind {
   readonly name: 'ThreadPoolExecutor' | 'InterpreterPoolExecutor' | 'ProcessPoolExecutor';
