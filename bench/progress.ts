@@ -12,7 +12,7 @@ import { formatInt, measure, printThroughput, type Case, type Section } from './
 
 const N = 1_000_000;
 const CHUNKSIZE = 10_000;
-const RUNS = 7;
+const RUNS = 11;
 const tasks = taskModule<typeof import('./tasks.js')>(new URL('./tasks.ts', import.meta.url));
 
 /** A stream that is not a terminal and keeps only the number of lines written. */

@@ -1,13 +1,15 @@
 /**
  * How many items an iterator of results will yield, for progress bars: `map`'s
  * iterator and `asCompleted` answer through a getter under {@link EXPECTED}.
- * Internal: `concurrent-futures/progress` reads it; nothing else should.
+ * Internal: `concurrent-futures/progress` reads it; nothing else should. The
+ * getters are marked `@internal` (left out of the declarations with
+ * `stripInternal`); this module is not exported from any entry point.
  */
 
-/** @internal The key of the getter that answers {@link Expected}. */
+/** The key of the getter that answers {@link Expected}. */
 export const EXPECTED: unique symbol = Symbol('concurrent-futures.expected');
 
-/** @internal What an iterator of results expects to yield. */
+/** What an iterator of results expects to yield. */
 export interface Expected {
   /** The total if `known`; otherwise the items submitted so far (more may come). */
   readonly items: number;
@@ -15,13 +17,26 @@ export interface Expected {
   readonly known: boolean;
 }
 
-/** @internal An iterator that can tell how many items it expects. */
+/** An iterator that can tell how many items it expects. */
 export interface HasExpected {
   readonly [EXPECTED]: Expected;
 }
 
+/** The key of a method that returns the next result if it is ready now, without a promise. */
+export const NEXT_READY: unique symbol = Symbol('concurrent-futures.nextReady');
+
 /**
- * @internal The number of items a `map` input will give, when it can be told
+ * An iterator that can hand over a result that is already there (the rest of a
+ * map chunk) synchronously: `progress` passes it on without a promise reaction
+ * per item, and so costs next to nothing per item.
+ */
+export interface HasNextReady {
+  /** The next result if it is ready now; undefined if it has to be awaited (through `next()`). */
+  [NEXT_READY](): IteratorResult<unknown, undefined> | undefined;
+}
+
+/**
+ * The number of items a `map` input will give, when it can be told
  * without reading it (arrays, typed arrays, Sets, Maps); otherwise undefined.
  */
 export function knownSize(source: unknown): number | undefined {

@@ -6,7 +6,14 @@
  * items arrive. The first error ends iteration and cancels what has not started.
  */
 
-import { EXPECTED, knownSize, type Expected, type HasExpected } from './expected.js';
+import {
+  EXPECTED,
+  NEXT_READY,
+  knownSize,
+  type Expected,
+  type HasExpected,
+  type HasNextReady,
+} from './expected.js';
 import type { Future } from './future.js';
 import { flatChunk, listChunk, type Chunk } from './pool/protocol.js';
 import { Queue } from './queue.js';
@@ -31,7 +38,7 @@ export interface MapConfig {
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
 
-export class MapIterator implements AsyncIterableIterator<unknown>, HasExpected {
+export class MapIterator implements AsyncIterableIterator<unknown>, HasExpected, HasNextReady {
   readonly #executor: MapSubmitter;
   readonly #fn: (...args: unknown[]) => unknown;
   readonly #config: MapConfig;
@@ -102,6 +109,12 @@ export class MapIterator implements AsyncIterableIterator<unknown>, HasExpected 
     if (this.#sourceDone) return { items: this.#submittedItems, known: true };
     if (this.#knownTotal !== undefined) return { items: this.#knownTotal, known: true };
     return { items: this.#submittedItems, known: false };
+  }
+
+  /** @internal The next result if it is in the chunk being yielded (next()'s fast path): for `progress`. */
+  [NEXT_READY](): IteratorResult<unknown, undefined> | undefined {
+    if (this.#stepping || this.#queuedSteps !== 0 || this.#chunk === undefined) return undefined;
+    return { done: false, value: this.#nextFromChunk() };
   }
 
   next(): Promise<IteratorResult<unknown, undefined>> {

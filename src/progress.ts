@@ -18,7 +18,7 @@
 
 import cliProgress, { type Options as BarOptions } from 'cli-progress';
 import { argTypeError, argValueError } from './errors.js';
-import { EXPECTED, type HasExpected } from './expected.js';
+import { EXPECTED, NEXT_READY, type HasExpected, type HasNextReady } from './expected.js';
 import { checkKnownOptions, checkOptionsObject, describe } from './validate.js';
 
 /** Where the bar is written: `process.stderr` by default, or any stream with `write`. */
@@ -117,8 +117,8 @@ interface Settings {
 }
 
 class ProgressIterator<T> implements AsyncIterableIterator<T> {
-  readonly #source: AsyncIterable<T> & Partial<HasExpected>;
-  readonly #iterator: AsyncIterator<T>;
+  /** The source's iterator; `map`'s and `asCompleted`'s also answer the internal hooks. */
+  readonly #iterator: AsyncIterator<T> & Partial<HasExpected & HasNextReady>;
   readonly #settings: Settings;
   #done = 0;
   #outcome: Outcome = 'running';
@@ -132,7 +132,6 @@ class ProgressIterator<T> implements AsyncIterableIterator<T> {
   #bar: UnrefBar | undefined;
 
   constructor(source: AsyncIterable<T>, settings: Settings) {
-    this.#source = source;
     this.#iterator = source[Symbol.asyncIterator]();
     this.#settings = settings;
   }
@@ -144,7 +143,16 @@ class ProgressIterator<T> implements AsyncIterableIterator<T> {
   next(): Promise<IteratorResult<T>> {
     if (this.#outcome !== 'running') return this.#iterator.next();
     if (this.#started === 0) this.#start();
-    return this.#iterator.next().then(this.#onResult, this.#onError);
+    // A value already there (the rest of a map chunk) needs no promise reaction to be counted.
+    const ready = this.#iterator[NEXT_READY]?.() as IteratorResult<T> | undefined;
+    if (ready !== undefined) return Promise.resolve(this.#onResult(ready));
+    let result: Promise<IteratorResult<T>>;
+    try {
+      result = this.#iterator.next();
+    } catch (error) {
+      return Promise.reject(error).catch(this.#onError);
+    }
+    return result.then(this.#onResult, this.#onError);
   }
 
   /** Leaving the loop early: the bar stops, and the source is closed too. */
@@ -215,7 +223,7 @@ class ProgressIterator<T> implements AsyncIterableIterator<T> {
   /** The total to show: the option, or what the source expects once it knows. */
   #total(): number | undefined {
     if (this.#settings.total !== undefined) return this.#settings.total;
-    const expected = this.#source[EXPECTED];
+    const expected = this.#iterator[EXPECTED];
     if (expected?.known === true) return expected.items;
     return this.#outcome === 'done' ? this.#done : undefined;
   }

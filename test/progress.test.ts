@@ -267,6 +267,37 @@ void describe('progress: values and the end of the loop', { timeout: 60_000 }, (
     assert.match(sink.lines.at(-1)!, /^L 40% \| 2\/5 \| .* \| failed$/);
   });
 
+  void it('wraps any async iterable: no total without the hook; a next() that throws stops the bar', async () => {
+    const sink = new Sink();
+    const boom = new Error('thrown by next()');
+    let calls = 0;
+    const source: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next(): Promise<IteratorResult<number>> {
+          if (++calls > 2) throw boom;
+          return Promise.resolve({ done: false, value: calls });
+        },
+      }),
+    };
+    const seen: number[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const x of progress(source, { stream: sink, label: 'L', interval: 0 })) {
+          seen.push(x);
+        }
+      })(),
+    );
+    assert.equal(error, boom);
+    assert.deepEqual(seen, [1, 2]);
+    assert.deepEqual(sink.lines.map(counts), [
+      [0, undefined],
+      [1, undefined],
+      [2, undefined],
+      [2, undefined],
+    ]);
+    assert.match(sink.lines.at(-1)!, /^L 2 \| .* \| failed$/);
+  });
+
   void it('wraps asCompleted: the same futures, each once, counted against their number', async () => {
     await using ex = new ThreadPoolExecutor({ maxWorkers: 3 });
     const sink = new Sink();
