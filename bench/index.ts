@@ -12,6 +12,7 @@ const SECTIONS: readonly (readonly [name: string, load: () => Promise<{ default:
   ['pool', () => import('./pool.js')],
   ['crash', () => import('./crash.js')],
   ['control', () => import('./control.js')],
+  ['progress', () => import('./progress.js')],
 ];
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

@@ -2,12 +2,14 @@
  * concurrent-futures: Python's `concurrent.futures` for TypeScript.
  *
  * @packageDocumentation
+ * @module concurrent-futures
  * @document ../docs/guides/choosing-an-executor.md
  * @document ../docs/guides/defining-tasks.md
  * @document ../docs/guides/crossing-the-boundary.md
  * @document ../docs/guides/worker-deaths.md
  * @document ../docs/guides/dispatch-and-cancellation.md
  * @document ../docs/guides/control.md
+ * @document ../docs/guides/progress.md
  * @document ../docs/guides/errors.md
  * @document ../docs/guides/benchmarks.md
  * @document ../docs/runtimes.md

@@ -6,6 +6,14 @@
  * items arrive. The first error ends iteration and cancels what has not started.
  */
 
+import {
+  EXPECTED,
+  NEXT_READY,
+  knownSize,
+  type Expected,
+  type HasExpected,
+  type HasNextReady,
+} from './expected.js';
 import type { Future } from './future.js';
 import { flatChunk, listChunk, type Chunk } from './pool/protocol.js';
 import { Queue } from './queue.js';
@@ -30,7 +38,7 @@ export interface MapConfig {
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
 
-export class MapIterator implements AsyncIterableIterator<unknown> {
+export class MapIterator implements AsyncIterableIterator<unknown>, HasExpected, HasNextReady {
   readonly #executor: MapSubmitter;
   readonly #fn: (...args: unknown[]) => unknown;
   readonly #config: MapConfig;
@@ -46,6 +54,9 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
   #finished = false;
   #sourceDone = false;
   #sourceError: { error: unknown } | undefined;
+  /** Items submitted so far (not tasks: a chunk counts its items), and the total if the inputs tell it. */
+  #submittedItems = 0;
+  readonly #knownTotal: number | undefined;
   /** Wakes the consumer waiting for the async reader, and the reader waiting for room. */
   #wakeConsumer: (() => void) | undefined;
   #wakeReader: (() => void) | undefined;
@@ -77,6 +88,8 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
         ? (s as Iterable<unknown>)[Symbol.iterator]()
         : (s as AsyncIterable<unknown>)[Symbol.asyncIterator](),
     );
+    const sizes = sources.map(knownSize);
+    this.#knownTotal = sizes.includes(undefined) ? undefined : Math.min(...(sizes as number[]));
     if (sources.length === 0) {
       this.#sourceDone = true;
     } else if (this.#async) {
@@ -89,6 +102,19 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  /** @internal How many items this map yields, or has submitted so far: for `progress`. */
+  get [EXPECTED](): Expected {
+    if (this.#sourceDone) return { items: this.#submittedItems, known: true };
+    if (this.#knownTotal !== undefined) return { items: this.#knownTotal, known: true };
+    return { items: this.#submittedItems, known: false };
+  }
+
+  /** @internal The next result if it is in the chunk being yielded (next()'s fast path): for `progress`. */
+  [NEXT_READY](): IteratorResult<unknown, undefined> | undefined {
+    if (this.#stepping || this.#queuedSteps !== 0 || this.#chunk === undefined) return undefined;
+    return { done: false, value: this.#nextFromChunk() };
   }
 
   next(): Promise<IteratorResult<unknown, undefined>> {
@@ -200,6 +226,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
       const args = this.#readSync();
       if (args === undefined) return false;
       this.#buffer.push(this.#executor.submit(this.#fn, ...args));
+      this.#submittedItems++;
       return true;
     }
     const size = this.#config.chunksize;
@@ -216,6 +243,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
         flat.push(r.value);
       }
       if (flat.length === 0) return false;
+      this.#submittedItems += flat.length;
       chunk = flatChunk(flat);
     } else {
       const argsList: unknown[][] = [];
@@ -225,6 +253,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
         argsList.push(args);
       }
       if (argsList.length === 0) return false;
+      this.#submittedItems += argsList.length;
       chunk = listChunk(argsList);
     }
     this.#buffer.push(this.#executor._submitChunk!(this.#fn, chunk));
@@ -291,6 +320,7 @@ export class MapIterator implements AsyncIterableIterator<unknown> {
                 )
               : this.#executor.submit(this.#fn, ...argsList[0]!),
           );
+          this.#submittedItems += argsList.length;
           this.#wakeConsumer?.();
         }
         if (exhausted) return;

@@ -6,6 +6,7 @@
  */
 
 import { TimeoutError, argTypeError, argValueError } from './errors.js';
+import { EXPECTED, type Expected, type HasExpected } from './expected.js';
 import { Future, type Waiter } from './future.js';
 import { checkKnownOptions, checkOptionsObject, checkTimeout, describe } from './validate.js';
 
@@ -249,7 +250,9 @@ type Request<F> = {
   reject: (e: unknown) => void;
 };
 
-class AsCompletedIterator<F extends Future<unknown>> implements AsyncIterableIterator<F>, Waiter {
+class AsCompletedIterator<F extends Future<unknown>>
+  implements AsyncIterableIterator<F>, Waiter, HasExpected
+{
   /** Complete futures not yet yielded, in the order they completed. */
   readonly #ready: F[] = [];
   /** Futures not complete yet; each carries this iterator as a waiter. */
@@ -275,6 +278,11 @@ class AsCompletedIterator<F extends Future<unknown>> implements AsyncIterableIte
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  /** @internal Every distinct future is yielded once: for `progress`. */
+  get [EXPECTED](): Expected {
+    return { items: this.#total, known: true };
   }
 
   next(): Promise<IteratorResult<F, undefined>> {

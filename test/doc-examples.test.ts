@@ -52,12 +52,18 @@ const EXPECTED: Record<string, string> = {
   codes: 'true',
   taskSignal: 'TimeoutError: the task "anonymous" ran longer than its timeout of 50 ms',
   with: 'AbortError: This operation was aborted',
+  progress: '30',
+};
+
+/** What an example may write to stderr (nothing, unless listed): the progress bar's lines. */
+const STDERR: Record<string, RegExp> = {
+  progress: /^squares 0% \| 0\/4 \| .*\nsquares 100% \| 4\/4 \| [\d.,]+\/s \| \d+s\n$/,
 };
 
 void describe('API reference examples', { timeout: 180_000 }, () => {
   const all = examples();
 
-  void it('every executor, wait, asCompleted and map has one, and every example is checked', () => {
+  void it('every executor, wait, asCompleted, map and progress has one, and every example is checked', () => {
     assert.deepEqual(all.map((e) => e.name).sort(), Object.keys(EXPECTED).sort());
   });
 
@@ -68,7 +74,9 @@ void describe('API reference examples', { timeout: 180_000 }, () => {
       const script = join(dir, `${example.name}.ts`);
       writeFileSync(script, example.code);
       const run = await runScriptFile(pathToFileURL(script), [], 60_000);
-      assert.equal(run.stderr, '');
+      const stderr = STDERR[example.name];
+      if (stderr === undefined) assert.equal(run.stderr, '');
+      else assert.match(run.stderr, stderr);
       assert.equal(run.code, 0);
       assert.equal(run.stdout.trim(), EXPECTED[example.name]);
     });

@@ -58,6 +58,7 @@ interface PackResult {
 const CONSUMER_SCRIPT = `
 import { createRequire } from 'node:module';
 import { ThreadPoolExecutor, Future, RuntimeError, asCompleted } from 'concurrent-futures';
+import { progress } from 'concurrent-futures/progress';
 
 const executor = new ThreadPoolExecutor({ maxWorkers: 2 });
 try {
@@ -69,6 +70,14 @@ try {
   let completed = 0;
   for await (const f of asCompleted([future])) completed += f instanceof Future ? 1 : 0;
   console.log('asCompleted: ' + completed);
+  // The progress entry point, with its dependency (cli-progress) installed by npm.
+  const lines = [];
+  const stream = { write: (text) => lines.push(text) };
+  const tripled = [];
+  for await (const x of progress(executor.map((n) => n * 3, [1, 2, 3]), { stream, label: 'p' })) {
+    tripled.push(x);
+  }
+  console.log('progress: ' + tripled.join(',') + ' ' + lines.at(-1).split(' | ').slice(0, 2).join(' | '));
 } finally {
   await executor.shutdown();
 }
@@ -105,6 +114,7 @@ main().catch((error) => {
 
 const CONSUMER_TS = `
 import { ThreadPoolExecutor, wait, type Future } from 'concurrent-futures';
+import { progress, type ProgressOptions } from 'concurrent-futures/progress';
 
 const executor = new ThreadPoolExecutor({ maxWorkers: 2 });
 try {
@@ -112,6 +122,11 @@ try {
   const n: number = await future;
   const { done } = await wait([future]);
   for await (const s of executor.map((x: number) => String(x), [n, done.size])) {
+    const t: string = s;
+    void t;
+  }
+  const options: ProgressOptions = { label: 'typed', stream: { write: () => true } };
+  for await (const s of progress(executor.map((x: number) => String(x), [1]), options)) {
     const t: string = s;
     void t;
   }
@@ -157,6 +172,8 @@ void test(
         'README.md',
         'dist/index.js',
         'dist/index.d.ts',
+        'dist/progress.js',
+        'dist/progress.d.ts',
         'docs/python-differences.md',
         'docs/stability.md',
         'docs/guides/errors.md',
@@ -195,6 +212,7 @@ void test(
         'result: 42',
         'map: 1,4,9',
         'asCompleted: 1',
+        'progress: 3,6,9 p 100% | 3/3',
         'after shutdown: true cannot schedule new futures after shutdown',
         `version: ${version}`,
       ]);

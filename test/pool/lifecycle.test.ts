@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { CancelledError, RuntimeError, type Future } from 'concurrent-futures';
+import { CancelledError } from 'concurrent-futures';
 import {
   POOLS,
   TIMEOUT,
@@ -244,125 +244,8 @@ for (const pool of POOLS) {
     });
 
     void describe('shutdown', () => {
-      void it(
-        'wait: resolves only after the pending work is done',
-        { timeout: TIMEOUT },
-        async () => {
-          const ex = pool.make({ maxWorkers: 2 });
-          const latch = makeLatch(pool.latchKind);
-          try {
-            const held = ex.submit(tasks.hold, latch.latch, 'held');
-            await latch.started();
-            const more = range(5).map((i) => ex.submit(tasks.add, i, i));
-            let resolved = false;
-            const done = ex.shutdown().then(() => (resolved = true));
-            await turn();
-            await turn();
-            assert.equal(resolved, false, 'shutdown resolved while a task was still held');
-            latch.release();
-            await done;
-            // Everything submitted before shutdown ran to completion.
-            assert.ok(held.done() && more.every((f) => f.done()));
-            assert.equal(await held, 'held');
-            assert.deepEqual(
-              await Promise.all(more),
-              range(5).map((i) => 2 * i),
-            );
-          } finally {
-            latch.dispose();
-            await ex.shutdown();
-          }
-        },
-      );
-
-      void it(
-        'cancelFutures: queued futures are cancelled, held ones complete',
-        { timeout: TIMEOUT },
-        async () => {
-          const ex = pool.make({ maxWorkers: 1 });
-          const latch = makeLatch(pool.latchKind);
-          try {
-            const held = ex.submit(tasks.hold, latch.latch, 'held');
-            await latch.started();
-            const queued = range(10).map((i) => ex.submit(tasks.add, i, 1));
-            await turn();
-            const wasRunning = queued.map((f) => f.running());
-            const done = ex.shutdown({ cancelFutures: true });
-            queued.forEach((f, i) => {
-              if (!wasRunning[i]) assert.ok(f.cancelled(), `queued[${i}] should be cancelled`);
-            });
-            assert.ok(wasRunning.filter((r) => !r).length >= 8);
-            latch.release();
-            await done;
-            assert.equal(await held, 'held');
-            for (const [i, f] of queued.entries()) if (wasRunning[i]) assert.equal(await f, i + 1);
-          } finally {
-            latch.dispose();
-          }
-        },
-      );
-
-      void it(
-        'submit and map after shutdown throw RuntimeError',
-        { timeout: TIMEOUT },
-        async () => {
-          const ex = pool.make({ maxWorkers: 1 });
-          assert.equal(await ex.submit(tasks.add, 1, 1), 2);
-          const done = ex.shutdown();
-          assert.throws(
-            () => ex.submit(tasks.add, 1, 1),
-            (e: unknown) => {
-              assert.ok(e instanceof RuntimeError);
-              assert.match(e.message, /cannot schedule new futures after shutdown/);
-              return true;
-            },
-          );
-          assert.throws(() => ex.map(tasks.double, [1, 2]), RuntimeError);
-          await done;
-          await ex.shutdown(); // idempotent
-          assert.throws(() => ex.submit((x: number) => x, 1), RuntimeError);
-        },
-      );
-
-      void it(
-        'wait: false returns at once and the work still completes',
-        { timeout: TIMEOUT },
-        async () => {
-          const ex = pool.make({ maxWorkers: 1 });
-          const latch = makeLatch(pool.latchKind);
-          try {
-            const held = ex.submit(tasks.hold, latch.latch, 'held');
-            const after = ex.submit(tasks.add, 2, 3);
-            await latch.started();
-            await ex.shutdown({ wait: false });
-            assert.equal(held.done(), false);
-            latch.release();
-            assert.equal(await held, 'held');
-            assert.equal(await after, 5);
-          } finally {
-            latch.dispose();
-            await ex.shutdown();
-          }
-        },
-      );
-
-      void it(
-        'await using shuts the executor down on leaving the block',
-        { timeout: TIMEOUT },
-        async () => {
-          let escaped: PoolExecutor | undefined;
-          let f: Future<number> | undefined;
-          {
-            await using ex = pool.make({ maxWorkers: 1 });
-            escaped = ex;
-            f = ex.submit(tasks.sleep, 20, 7);
-          }
-          assert.ok(f.done(), 'the block waited for the pending work');
-          assert.equal(await f, 7);
-          assert.throws(() => escaped.submit(tasks.add, 1, 1), RuntimeError);
-        },
-      );
-
+      // submit and map after shutdown, wait true and false, cancelFutures and
+      // await using: test/contract/shutdown.test.ts, on all three executors.
       void it('leaves no worker behind', { timeout: TIMEOUT }, async () => {
         const threadsBefore = osThreads();
         const ex = pool.make({ maxWorkers: 2 });
