@@ -24,6 +24,8 @@ interface Running {
   /** Resolves with the first match of `pattern` in what the process has written so far. */
   match(stream: 'stdout' | 'stderr', pattern: RegExp): Promise<RegExpMatchArray>;
   output(stream: 'stdout' | 'stderr'): string;
+  /** Starts reading a stdout started 'paused'. */
+  resumeStdout(): void;
   /** Resolves once the process has exited and every holder of its stdout and stderr is gone. */
   readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -31,7 +33,7 @@ interface Running {
 interface StartOptions {
   /** Written to the process's stdin. */
   readonly input?: string;
-  /** 'paused': nothing is read from stdout until `child.stdout.resume()`; 'closed': never. */
+  /** 'paused': nothing is read from stdout until `resumeStdout()`; 'closed': never. */
   readonly stdout?: 'read' | 'paused' | 'closed';
 }
 
@@ -43,17 +45,18 @@ function start(args: string[], options: StartOptions = {}): Running {
   if (input !== undefined) child.stdin!.end(input);
   const text = { stdout: '', stderr: '' };
   const waiters = new Set<() => void>();
-  for (const stream of ['stdout', 'stderr'] as const) {
-    if (stream === 'stdout' && reading === 'closed') {
-      child.stdout!.destroy();
-      continue;
-    }
-    child[stream]!.setEncoding('utf8').on('data', (s: string) => {
+  const listen = (stream: 'stdout' | 'stderr'): void =>
+    void child[stream]!.setEncoding('utf8').on('data', (s: string) => {
       text[stream] += s;
       for (const wake of waiters) wake();
     });
-  }
-  if (reading === 'paused') child.stdout!.pause();
+  listen('stderr');
+  // A 'readable' listener keeps the stream paused even after the process exits (Node
+  // resumes the stdio of an exited child that has no such listener, and drops the data).
+  const paused = (): void => {};
+  if (reading === 'read') listen('stdout');
+  else if (reading === 'paused') child.stdout!.on('readable', paused);
+  else child.stdout!.destroy();
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal })),
   );
@@ -78,6 +81,11 @@ function start(args: string[], options: StartOptions = {}): Running {
         });
       }),
     output: (stream) => text[stream],
+    resumeStdout: () => {
+      child.stdout!.off('readable', paused);
+      listen('stdout');
+      child.stdout!.resume();
+    },
     closed,
   };
 }
@@ -118,17 +126,17 @@ const NOISE = /EPIPE|ERR_IPC_CHANNEL_CLOSED|ERR_STREAM_DESTROYED|Error|at /;
 
 void describe('a child process outlives its parent by a moment at most', () => {
   for (const [how, signal] of [
-    ['killed (SIGKILL: no exit handler runs)', 'SIGKILL'],
+    ['is killed (SIGKILL: no exit handler runs)', 'SIGKILL'],
     ['exits normally (process.exit)', 'SIGTERM'],
   ] as const) {
     void it(
-      `busy in a synchronous loop or idle, when the parent is ${how}`,
+      `busy in a synchronous loop or idle, when the parent ${how}`,
       { timeout: TIMEOUT },
       async () => {
         const run = startFixture('parent-life.ts', ['spin']);
-        const busy = Number((await run.match('stdout', /^busy (\d+)$/m))[1]);
-        const idle = Number((await run.match('stdout', /^idle (\d+)$/m))[1]);
-        await run.match('stdout', /^ready$/m);
+        const busy = Number((await run.match('stderr', /^busy (\d+)$/m))[1]);
+        const idle = Number((await run.match('stderr', /^idle (\d+)$/m))[1]);
+        await run.match('stderr', /^ready$/m);
         assert.ok(running(busy) && running(idle));
         run.child.kill(signal);
         assert.deepEqual(await allGone([busy, idle]), [], 'children left running');
@@ -139,13 +147,43 @@ void describe('a child process outlives its parent by a moment at most', () => {
   }
 
   void it(
+    'idle with output still on its way to a slow reader when the parent is killed: flushes it, then exits',
+    { timeout: TIMEOUT },
+    async () => {
+      const bytes = 1 << 20;
+      const run = startFixture('parent-life.ts', ['flood', `${bytes}`], { stdout: 'paused' });
+      const idle = Number((await run.match('stderr', /^idle (\d+)$/m))[1]);
+      await run.match('stderr', /^ready$/m);
+      run.child.kill('SIGKILL');
+      run.resumeStdout();
+      assert.deepEqual(await allGone([idle]), [], 'child left running');
+      await run.closed;
+      assert.equal(run.output('stdout').length, bytes);
+    },
+  );
+
+  void it(
+    'idle with output nobody reads when the parent is killed: gives up after a grace period',
+    { timeout: TIMEOUT },
+    async () => {
+      const run = startFixture('parent-life.ts', ['flood', `${8 << 20}`], { stdout: 'paused' });
+      const idle = Number((await run.match('stderr', /^idle (\d+)$/m))[1]);
+      await run.match('stderr', /^ready$/m);
+      run.child.kill('SIGKILL');
+      assert.deepEqual(await allGone([idle]), [], 'child left running');
+      run.child.stdout!.destroy();
+      await run.closed;
+    },
+  );
+
+  void it(
     'finishing its task after the parent was killed: exits quietly, no stack trace on stderr',
     { timeout: TIMEOUT },
     async () => {
       const run = startFixture('parent-life.ts', ['late']);
-      const busy = Number((await run.match('stdout', /^busy (\d+)$/m))[1]);
-      const idle = Number((await run.match('stdout', /^idle (\d+)$/m))[1]);
-      await run.match('stdout', /^ready$/m);
+      const busy = Number((await run.match('stderr', /^busy (\d+)$/m))[1]);
+      const idle = Number((await run.match('stderr', /^idle (\d+)$/m))[1]);
+      await run.match('stderr', /^ready$/m);
       run.child.kill('SIGKILL');
       assert.deepEqual(await allGone([busy, idle]), [], 'children left running');
       await run.closed;
@@ -164,7 +202,7 @@ void describe('output written by tasks', () => {
         // The reader takes nothing until shutdown() is called, then all it can.
         const run = startFixture('flood.ts', [pool.name, `${bytes}`], { stdout: 'paused' });
         await run.match('stderr', /shutting down/);
-        run.child.stdout!.resume();
+        run.resumeStdout();
         const { code } = await run.closed;
         assert.equal(code, 0, run.output('stderr'));
         // Everything the task wrote, then the parent's line after shutdown() resolved.
