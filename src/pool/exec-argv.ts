@@ -66,6 +66,8 @@ const TAKES_VALUE = new Set([
 
 /** Inspector options: `--inspect[=[host:]port]` and kin; the port ones take a value. */
 const INSPECT = /^--(inspect(-brk|-brk-node|-wait|-port)?|debug-port)$/;
+/** The inspector options that wait for a debugger, in NODE_OPTIONS. */
+const WAITS = /--inspect-(brk|brk-node|wait)(?=[=\s]|$)/g;
 const INSPECT_ANYWHERE = /(^|\s)--(inspect(-brk|-brk-node|-wait|-port)?|debug-port)(=|\s|$)/;
 
 const TSX_ARG = /(^|[/\\])tsx([/\\]|$)/;
@@ -122,11 +124,16 @@ export function workerExecArgv(
     }
     kept.push(arg);
   }
+  let childEnv = tsx ? { ...(env ?? process.env), [TSX_ENV]: '1' } : env;
   if (kind === 'process') {
-    const nodeOptions = (env ?? process.env)['NODE_OPTIONS'];
-    if (inspector || (nodeOptions !== undefined && INSPECT_ANYWHERE.test(nodeOptions)))
+    // NODE_OPTIONS reaches a child as it is: the inspector options in it too.
+    const nodeOptions = (childEnv ?? process.env)['NODE_OPTIONS'];
+    const inherited = nodeOptions !== undefined && INSPECT_ANYWHERE.test(nodeOptions);
+    const noWait = inherited ? nodeOptions.replace(WAITS, '--inspect') : nodeOptions;
+    if (noWait !== nodeOptions) childEnv = { ...(childEnv ?? process.env), NODE_OPTIONS: noWait };
+    if (inspector || inherited)
       // Last one wins, and keeps the host given before it: a port of the child's own.
       kept.push('--inspect-port=0');
   }
-  return { execArgv: kept, env: tsx ? { ...(env ?? process.env), [TSX_ENV]: '1' } : env };
+  return { execArgv: kept, env: childEnv };
 }

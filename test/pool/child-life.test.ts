@@ -354,6 +354,13 @@ void describe("workers start with only the parent's Node options that make sense
         '--inspect-port=0',
       ]);
       assert.deepEqual(derive('process', [], { NODE_OPTIONS: '--max-old-space-size=64' }), []);
+      const env = (nodeOptions: string): NodeJS.Dict<string> | undefined =>
+        workerExecArgv(undefined, { NODE_OPTIONS: nodeOptions, KEPT: '1' }, 'process', []).env;
+      assert.deepEqual(env('--inspect-brk=9230 --inspect-wait --max-old-space-size=64'), {
+        NODE_OPTIONS: '--inspect=9230 --inspect --max-old-space-size=64',
+        KEPT: '1',
+      });
+      assert.deepEqual(env('--inspect'), { NODE_OPTIONS: '--inspect', KEPT: '1' });
     });
 
     void it("keep the caller's execArgv as given", () => {
