@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { workerExecArgv } from '../../src/pool/exec-argv.js';
@@ -90,9 +91,13 @@ function start(args: string[], options: StartOptions = {}): Running {
   };
 }
 
-function startFixture(name: string, args: string[], options?: StartOptions): Running {
+function startFixture(
+  name: string,
+  args: string[],
+  options: StartOptions & { nodeArgs?: string[] } = {},
+): Running {
   const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-  return start(['--import', 'tsx', script, ...args], options);
+  return start([...(options.nodeArgs ?? []), '--import', 'tsx', script, ...args], options);
 }
 
 /** True while `pid` runs: it exists and is not a zombie waiting to be reaped. */
@@ -288,6 +293,21 @@ void describe("workers start with only the parent's Node options that make sense
     },
   );
 
+  void it(
+    'under --inspect-brk, once a debugger lets the parent run, no worker waits for one',
+    { timeout: TIMEOUT },
+    async () => {
+      const run = startFixture('no-shutdown.ts', [], { nodeArgs: ['--inspect-brk=127.0.0.1:0'] });
+      const [, host, port, path] = await run.match('stderr', /ws:\/\/([\d.]+):(\d+)(\/[\w-]+)/);
+      await runIfWaitingForDebugger(host!, Number(port), path!);
+      const { code } = await run.closed;
+      const stdout = run.output('stdout');
+      assert.equal(code, 0, run.output('stderr'));
+      assert.match(stdout, /^interpreter 3 42$/m);
+      assert.match(stdout, /^process 7 11 2,4,6$/m);
+    },
+  );
+
   void describe('the options derived from the parent', () => {
     const derive = (kind: 'process' | 'thread', args: string[], env: NodeJS.Dict<string> = {}) =>
       workerExecArgv(undefined, env, kind, args).execArgv;
@@ -372,6 +392,34 @@ void describe("workers start with only the parent's Node options that make sense
     });
   });
 });
+
+/**
+ * Attaches to an inspector as a debugger would, just long enough to let a
+ * process started with --inspect-brk run: a WebSocket handshake, one masked
+ * text frame (the protocol's `Runtime.runIfWaitingForDebugger`), and goodbye.
+ */
+function runIfWaitingForDebugger(host: string, port: number, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host, () => {
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n` +
+          'Sec-WebSocket-Version: 13\r\n\r\n',
+      );
+    });
+    socket.on('error', reject);
+    socket.once('data', () => {
+      const payload = Buffer.from('{"id":1,"method":"Runtime.runIfWaitingForDebugger"}');
+      const mask = randomBytes(4);
+      const frame = Buffer.concat([
+        Buffer.from([0x81, 0x80 | payload.length]),
+        mask,
+        payload.map((byte, i) => byte ^ mask[i % 4]!),
+      ]);
+      socket.end(frame, resolve);
+    });
+  });
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
