@@ -40,6 +40,7 @@ const PARENT_ONLY = new Set([
   '--build-snapshot-config',
   '--snapshot-blob',
   '--experimental-sea-config',
+  '--build-sea',
   '--completion-bash',
   '-h',
   '--help',
@@ -48,8 +49,8 @@ const PARENT_ONLY = new Set([
   '--v8-options',
   '--prof-process',
 ]);
-/** Families of parent-only options: the test runner and watch mode, all versions. */
-const PARENT_ONLY_PREFIXES = ['--test', '--experimental-test-', '--watch'];
+/** Families of parent-only options: the test and benchmark runners and watch mode. */
+const PARENT_ONLY_PREFIXES = ['--test', '--experimental-test-', '--watch', '--bench'];
 /** Parent-only options whose value may come as the next argument (`-e code`). */
 const TAKES_VALUE = new Set([
   '-e',
@@ -60,6 +61,7 @@ const TAKES_VALUE = new Set([
   '--build-snapshot-config',
   '--snapshot-blob',
   '--experimental-sea-config',
+  '--build-sea',
   '--inspect-port',
   '--debug-port',
 ]);

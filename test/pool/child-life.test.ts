@@ -340,6 +340,9 @@ void describe("workers start with only the parent's Node options that make sense
         ['--build-snapshot'],
         ['--experimental-sea-config', 'sea.json'],
         ['--entry-url'],
+        ['--bench'],
+        ['--bench-name-pattern', 'x'],
+        ['--build-sea', 'sea.json'],
       ]) {
         for (const kind of ['process', 'thread'] as const) {
           assert.deepEqual(
