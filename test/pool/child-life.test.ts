@@ -158,8 +158,10 @@ void describe('a child process outlives its parent by a moment at most', () => {
       const bytes = 1 << 20;
       const run = startFixture('parent-life.ts', ['flood', `${bytes}`], { stdout: 'paused' });
       const idle = Number((await run.match('stderr', /^idle (\d+)$/m))[1]);
-      await run.match('stderr', /^ready$/m);
+      await run.match('stderr', /^watching$/m);
       run.child.kill('SIGKILL');
+      // The reader starts once the child knows its parent is gone, and has not left.
+      await run.match('stderr', /^orphaned$/m);
       run.resumeStdout();
       assert.deepEqual(await allGone([idle]), [], 'child left running');
       await run.closed;
