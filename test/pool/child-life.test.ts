@@ -401,7 +401,8 @@ void describe("workers start with only the parent's Node options that make sense
 /**
  * Attaches to an inspector as a debugger would, just long enough to let a
  * process started with --inspect-brk run: a WebSocket handshake, one masked
- * text frame (the protocol's `Runtime.runIfWaitingForDebugger`), and goodbye.
+ * text frame (the protocol's `Runtime.runIfWaitingForDebugger`), its answer,
+ * and goodbye.
  */
 function runIfWaitingForDebugger(host: string, port: number, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -421,7 +422,9 @@ function runIfWaitingForDebugger(host: string, port: number, path: string): Prom
         mask,
         payload.map((byte, i) => byte ^ mask[i % 4]!),
       ]);
-      socket.end(frame, resolve);
+      socket.write(frame);
+      // Leave once the inspector has answered: it has then let the process run.
+      socket.once('data', () => socket.end(resolve));
     });
   });
 }
