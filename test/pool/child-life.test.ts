@@ -300,7 +300,8 @@ void describe("workers start with only the parent's Node options that make sense
     { timeout: TIMEOUT },
     async () => {
       const run = startFixture('no-shutdown.ts', [], { nodeArgs: ['--inspect-brk=127.0.0.1:0'] });
-      const [, host, port, path] = await run.match('stderr', /ws:\/\/([\d.]+):(\d+)(\/[\w-]+)/);
+      // The whole line: stderr may arrive in pieces that cut the address short.
+      const [, host, port, path] = await run.match('stderr', /ws:\/\/([\d.]+):(\d+)(\/[\w-]+)\n/);
       await runIfWaitingForDebugger(host!, Number(port), path!);
       const { code } = await run.closed;
       const stdout = run.output('stdout');
