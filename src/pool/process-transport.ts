@@ -7,7 +7,8 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
-import { WORKER_ENTRY, workerExecArgv, type Transport } from './transport.js';
+import { workerExecArgv } from './exec-argv.js';
+import { WORKER_ENTRY, type Transport } from './transport.js';
 
 export interface ProcessTransportOptions {
   readonly execArgv: string[] | undefined;
@@ -24,9 +25,10 @@ const ENTRY_PATH = fileURLToPath(WORKER_ENTRY);
 const CHECK_BEFORE_SEND = 'Deno' in globalThis;
 
 export function processTransport(options: ProcessTransportOptions): Transport {
-  const { execArgv, env } = workerExecArgv(options.execArgv, options.env);
+  const { execArgv, env } = workerExecArgv(options.execArgv, options.env, 'process');
   return (events) => {
-    const child = fork(ENTRY_PATH, [], {
+    // The child's watchdog compares its parent pid with this one (see child-guard.ts).
+    const child = fork(ENTRY_PATH, [String(process.pid)], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv,

@@ -57,40 +57,5 @@ export type Transport = (events: WorkerEvents) => WorkerHandle;
 /** The worker entry module, beside this file (compiled to dist/pool/worker-entry.js). */
 export const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);
 
-/** Set in a worker's environment when the parent runs under tsx (see {@link workerExecArgv}). */
+/** Set in a worker's environment when the parent runs under tsx (see `workerExecArgv`). */
 export const TSX_ENV = 'CONCURRENT_FUTURES_TSX';
-
-const TSX_ARG = /(^|[/\\])tsx([/\\]|$)/;
-const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
-
-/**
- * The Node options for a new worker: the caller's `execArgv` as given, or
- * this process's without tsx's flags. Loading tsx eagerly costs every worker
- * tens of milliseconds and megabytes (and on Node 20 its hooks do not even
- * reach worker threads), so a worker registers tsx itself, only when it first
- * imports a task module, if `env` carries {@link TSX_ENV}.
- */
-export function workerExecArgv(
-  execArgv: string[] | undefined,
-  env: NodeJS.Dict<string> | undefined,
-): { execArgv: string[]; env: NodeJS.Dict<string> | undefined } {
-  if (execArgv !== undefined) return { execArgv, env };
-  const kept: string[] = [];
-  let tsx = false;
-  const args = process.execArgv;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (LOADER_FLAGS.has(flag)) {
-      const value = eq === -1 ? args[i + 1] : arg.slice(eq + 1);
-      if (value !== undefined && TSX_ARG.test(value)) {
-        tsx = true;
-        if (eq === -1) i++;
-        continue;
-      }
-    }
-    kept.push(arg);
-  }
-  return { execArgv: kept, env: tsx ? { ...(env ?? process.env), [TSX_ENV]: '1' } : env };
-}

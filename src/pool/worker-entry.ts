@@ -34,6 +34,7 @@ import { importExport } from './import-module.js';
 import { transfer, takeTransfer } from './transfer.js';
 import { reportProgress, taskContexts, taskSignal, type TaskContext } from '../control.js';
 import { TimeoutError } from '../errors.js';
+import { exitWhenFlushed, guardChildProcess } from './child-guard.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -499,7 +500,8 @@ function onMessage(message: ParentMessage): void {
       controllers.get(message.id)?.abort(message.reason ?? stopReason(message.timedOut));
       return;
     case 'close':
-      process.exit(0);
+      exitWhenFlushed();
+      return;
   }
 }
 
@@ -520,8 +522,7 @@ process.on('exit', () => {
 
 if (isMainThread) {
   process.on('message', onMessage);
-  // The parent is gone: nobody can receive results any more.
-  process.on('disconnect', () => process.exit(0));
+  guardChildProcess(Number(process.argv[2]));
 } else {
   parentPort!.on('message', onMessage);
 }
