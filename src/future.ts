@@ -5,7 +5,7 @@
  * PENDING → CANCELLED → CANCELLED_AND_NOTIFIED) and is `PromiseLike`, so
  * `await future` gives its result or throws its error. No Promise is allocated
  * until somebody asks for one (`result`, `exception`, or chaining on what
- * `then` returned): see {@link Reaction}.
+ * `then` returned).
  */
 
 import { isProxy } from 'node:util/types';
@@ -356,8 +356,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     );
   }
 
-  /** Futures done whose reactions wait for the next run of {@link Future.#runScheduled}. */
-  static #scheduled: Future<unknown>[] = [];
+  /**
+   * Futures done whose reactions wait for the next run of {@link Future.#runScheduled}:
+   * the first `#scheduledCount` slots. The array keeps its capacity between runs
+   * (truncating it would make the next `push` allocate again).
+   */
+  static readonly #scheduled: (Future<unknown> | undefined)[] = [];
+  static #scheduledCount = 0;
   static readonly #resolved = Promise.resolve();
 
   /**
@@ -365,17 +370,19 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * every future that settles before it runs.
    */
   static #schedule(future: Future<unknown>): void {
-    if (Future.#scheduled.push(future) === 1) void Future.#resolved.then(Future.#runScheduled);
+    Future.#scheduled[Future.#scheduledCount] = future;
+    if (Future.#scheduledCount++ === 0) void Future.#resolved.then(Future.#runScheduled);
   }
 
   static #runScheduled(this: void): void {
     const futures = Future.#scheduled;
     // Reactions may settle more futures: they join this run.
-    for (let i = 0; i < futures.length; i++) {
-      futures[i]!.#runReactions();
-      futures[i] = undefined!;
+    for (let i = 0; i < Future.#scheduledCount; i++) {
+      const future = futures[i]!;
+      futures[i] = undefined;
+      future.#runReactions();
     }
-    futures.length = 0;
+    Future.#scheduledCount = 0;
   }
 
   #runReactions(): void {
