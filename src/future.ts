@@ -320,17 +320,19 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /**
    * `await future`: the result, or the call's error, or `CancelledError`.
    * The callbacks run on a later microtask, never inside `then`. What it
-   * returns behaves as a promise but is not `instanceof Promise`.
+   * returns behaves as a promise; on a pending future it is not `instanceof Promise`.
    */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const reaction = new Reaction<R1 | R2>(onfulfilled, onrejected);
     const reactions = this.#reactions;
+    // Done, and every earlier callback has run: a settled promise orders this one as well.
+    if (reactions === undefined && this.done())
+      return this.#outcome().then(onfulfilled, onrejected);
+    const reaction = new Reaction<R1 | R2>(onfulfilled, onrejected);
     if (reactions === undefined) {
       this.#reactions = reaction;
-      if (this.done()) Future.#schedule(this);
     } else if (Array.isArray(reactions)) {
       reactions.push(reaction);
     } else {

@@ -1,15 +1,19 @@
 /**
- * What `future.then(...)` returns: the callbacks to call once the future is
- * done, and the promise of their outcome, made only if somebody asks for it.
+ * What `then` on a pending future returns: the callbacks to call once the
+ * future is done, and the promise of their outcome, made only if somebody asks
+ * for it. (On a done future `then` chains on a settled promise: nothing
+ * stays alive, and the platform's own promise jobs are the cheapest there.)
  *
  * `await future`, `Promise.all`, `Promise.race` and `Promise.resolve(future)`
  * call `then` with the resolving functions of a promise of their own and never
  * look at what it returns. Measured on a million futures collected with
- * `Promise.all`, the promise `then` returned (and the one it was chained on)
- * stayed alive as long as the future, and copying them in every scavenge was
- * most of the time. A reaction is one small object; its promise is made when
- * something calls its `then`, `catch` or `finally`, or when the outcome must
- * be reported as a promise would report it (a rejection nobody handles).
+ * `Promise.all`, garbage collection was three quarters of the time, copying
+ * what stays alive while a future is pending: 832 bytes per future when `then`
+ * chained on a promise of the future's own, 448 with a reaction, of which 376
+ * are `Promise.all`'s and the resolve-thenable job's own. A reaction is one
+ * small object; its promise is made when something calls its `then`, `catch`
+ * or `finally`, or when the outcome must be reported as a promise would report
+ * it (a rejection nobody handles).
  */
 
 import { isThenable } from './thenable.js';
