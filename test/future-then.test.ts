@@ -378,7 +378,7 @@ void describe('Future.then: what it allocates', { timeout: 20_000 }, () => {
     );
     const count = await promisesCreated(async () => {
       const all = Promise.all(futures);
-      await null; // Promise.all's then calls, queued first, have run: the futures were pending
+      await Promise.resolve(); // Promise.all's then calls, queued first, have run: the futures were pending
       for (const f of futures) f.setResult(1);
       return all;
     });
