@@ -4,7 +4,8 @@
  * A future is an explicit state machine (PENDING → RUNNING → FINISHED, or
  * PENDING → CANCELLED → CANCELLED_AND_NOTIFIED) and is `PromiseLike`, so
  * `await future` gives its result or throws its error. No Promise is allocated
- * until somebody asks for one (`then`, `result`, `exception`).
+ * until somebody asks for one (`result`, `exception`, or chaining on what
+ * `then` returned).
  */
 
 import { isProxy } from 'node:util/types';
@@ -17,6 +18,7 @@ import {
   codes,
   withCode,
 } from './errors.js';
+import { Reaction } from './reaction.js';
 import { isThenable } from './thenable.js';
 import { checkTimeout, describeUnreadable, safeKind } from './validate.js';
 
@@ -107,8 +109,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #waiters: Waiter | Waiter[] | undefined = undefined;
   /** Wake-ups for `result(timeout)` and `exception(timeout)` calls that are waiting. */
   #wakeups: (() => void)[] | undefined = undefined;
-  #promise: Promise<T> | undefined = undefined;
-  #settlePromise: (() => void) | undefined = undefined;
+  /** `then` registrations not yet run; one is stored as is. Run on a later microtask once done. */
+  #reactions: Reaction<unknown> | Reaction<unknown>[] | undefined = undefined;
   readonly #id = nextFutureId++;
 
   /** Attempts to cancel the call: true if it is now cancelled, false if it is running or done. */
@@ -315,22 +317,85 @@ export class Future<T = unknown> implements PromiseLike<T> {
     else waiters[event](this);
   }
 
-  /** `await future`: the result, or the call's error, or `CancelledError`. */
+  /**
+   * `await future`: the result, or the call's error, or `CancelledError`.
+   * The callbacks run on a later microtask, never inside `then`. What it
+   * returns behaves as a promise; on a pending future it is not `instanceof Promise`.
+   */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#lazyPromise().then(onfulfilled, onrejected);
+    const reactions = this.#reactions;
+    // Done, and every earlier callback has run: a settled promise orders this one as well.
+    if (reactions === undefined && this.done())
+      return this.#outcome().then(onfulfilled, onrejected);
+    const reaction = new Reaction<R1 | R2>(onfulfilled, onrejected);
+    if (reactions === undefined) {
+      this.#reactions = reaction;
+    } else if (Array.isArray(reactions)) {
+      reactions.push(reaction);
+    } else {
+      this.#reactions = [reactions, reaction];
+    }
+    return reaction;
   }
 
   /** `future.catch(fn)`, as on a promise. */
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#lazyPromise().then(undefined, onrejected);
+    return this.then(undefined, onrejected);
   }
 
-  /** `future.finally(fn)`, as on a promise. */
-  finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.#lazyPromise().finally(onfinally);
+  /** `future.finally(fn)`, as on a promise: `fn`'s value is ignored, a throw or rejection replaces the outcome. */
+  finally(onfinally?: (() => unknown) | null): Promise<T> {
+    if (typeof onfinally !== 'function') return this.then(onfinally, onfinally);
+    return this.then(
+      (value) => Promise.resolve(onfinally()).then(() => value),
+      (reason: unknown) =>
+        Promise.resolve(onfinally()).then(() => {
+          throw reason;
+        }),
+    );
+  }
+
+  /**
+   * Futures done whose reactions wait for the next run of {@link Future.#runScheduled}:
+   * the first `#scheduledCount` slots. The array keeps its capacity between runs
+   * (truncating it would make the next `push` allocate again).
+   */
+  static readonly #scheduled: (Future<unknown> | undefined)[] = [];
+  static #scheduledCount = 0;
+  static readonly #resolved = Promise.resolve();
+
+  /**
+   * Runs a done future's reactions on a later microtask. One microtask serves
+   * every future that settles before it runs.
+   */
+  static #schedule(future: Future<unknown>): void {
+    Future.#scheduled[Future.#scheduledCount] = future;
+    if (Future.#scheduledCount++ === 0) void Future.#resolved.then(Future.#runScheduled);
+  }
+
+  static #runScheduled(this: void): void {
+    const futures = Future.#scheduled;
+    // Reactions may settle more futures: they join this run.
+    for (let i = 0; i < Future.#scheduledCount; i++) {
+      const future = futures[i]!;
+      futures[i] = undefined;
+      future.#runReactions();
+    }
+    Future.#scheduledCount = 0;
+  }
+
+  #runReactions(): void {
+    const reactions = this.#reactions;
+    if (reactions === undefined) return;
+    this.#reactions = undefined;
+    const failed = this.#state !== 'FINISHED' || this.#failed;
+    const outcome =
+      this.#state === 'FINISHED' ? (failed ? this.#exception : this.#result) : new CancelledError();
+    if (Array.isArray(reactions)) for (const r of reactions) r.run(failed, outcome);
+    else reactions.run(failed, outcome);
   }
 
   /** A short description: `<Future #3 state=finished returned number>`. */
@@ -371,11 +436,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #wake(): void {
-    const settle = this.#settlePromise;
-    if (settle !== undefined) {
-      this.#settlePromise = undefined;
-      settle();
-    }
+    if (this.#reactions !== undefined) Future.#schedule(this);
     const wakeups = this.#wakeups;
     if (wakeups !== undefined) {
       this.#wakeups = undefined;
@@ -407,25 +468,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #outcome(): Promise<T> {
     if (this.cancelled()) return Promise.reject(new CancelledError());
     return this.#failed ? Promise.reject(this.#exception) : Promise.resolve(this.#result as T);
-  }
-
-  #lazyPromise(): Promise<T> {
-    if (this.#promise !== undefined) return this.#promise;
-    if (this.done()) {
-      this.#promise = this.#outcome();
-    } else {
-      this.#promise = new Promise<T>((resolve, reject) => {
-        this.#settlePromise = () => {
-          if (this.#state === 'FINISHED') {
-            if (this.#failed) reject(this.#exception);
-            else resolve(this.#result as T);
-          } else {
-            reject(new CancelledError());
-          }
-        };
-      });
-    }
-    return this.#promise;
   }
 
   /** Resolves once the future is done, or rejects with `TimeoutError` after `timeout` ms. */
