@@ -73,6 +73,20 @@ export function checkCallOptions(
   return { signal, timeout, gracePeriod, onProgress: o.onProgress };
 }
 
+/** @internal The executor-wide defaults of per-call options, from an executor's constructor options. */
+export function checkCallDefaults(options: { taskTimeout?: unknown; gracePeriod?: unknown }): {
+  timeout: number;
+  gracePeriod: number;
+} {
+  return {
+    timeout: checkTimeout(options.taskTimeout, 'taskTimeout'),
+    gracePeriod:
+      options.gracePeriod === undefined
+        ? DEFAULT_GRACE_MS
+        : checkGrace(options.gracePeriod, 'gracePeriod'),
+  };
+}
+
 /** @internal A grace period: a number of milliseconds, 0 or more. */
 export function checkGrace(value: unknown, name: string): number {
   const ms = checkTimeout(value, name);

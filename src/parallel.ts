@@ -30,7 +30,7 @@ import {
   checkTimeout,
   describe,
 } from './validate.js';
-import { checkCallOptions, checkGrace, DEFAULT_GRACE_MS, type Control } from './control.js';
+import { checkCallDefaults, checkCallOptions, type Control } from './control.js';
 import type { ExecutorStats } from './stats.js';
 
 const OPTIONS = [
@@ -147,13 +147,7 @@ export abstract class ParallelExecutor extends Executor {
       );
     }
     this.#brokenError = brokenError;
-    this.#callDefaults = {
-      timeout: checkTimeout(options.taskTimeout, 'taskTimeout'),
-      gracePeriod:
-        options.gracePeriod === undefined
-          ? DEFAULT_GRACE_MS
-          : checkGrace(options.gracePeriod, 'gracePeriod'),
-    };
+    this.#callDefaults = checkCallDefaults(options);
     this.#defaultControl = checkCallOptions({}, this.#callDefaults);
     const minWorkers = options.minWorkers === undefined ? 0 : checkCount(options.minWorkers);
     if (minWorkers > this.maxWorkers) {

@@ -10,9 +10,8 @@
 import { availableParallelism } from 'node:os';
 import { BrokenThreadPool, TimeoutError, argTypeError, shutdownError } from './errors.js';
 import {
+  checkCallDefaults,
   checkCallOptions,
-  checkGrace,
-  DEFAULT_GRACE_MS,
   taskContexts,
   type Control,
   type TaskContext,
@@ -32,7 +31,6 @@ import {
   checkKnownOptions,
   checkPositiveInt,
   checkShutdownOptions,
-  checkTimeout,
   describe,
 } from './validate.js';
 
@@ -160,13 +158,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     this.#prefix = options.threadNamePrefix || `ThreadPoolExecutor-${poolCounter++}`;
     this.#initializer = options.initializer;
     this.#initArgs = (options.initArgs ?? []) as I;
-    this.#callDefaults = {
-      timeout: checkTimeout(options.taskTimeout, 'taskTimeout'),
-      gracePeriod:
-        options.gracePeriod === undefined
-          ? DEFAULT_GRACE_MS
-          : checkGrace(options.gracePeriod, 'gracePeriod'),
-    };
+    this.#callDefaults = checkCallDefaults(options);
     this.#defaultControl = checkCallOptions({}, this.#callDefaults);
   }
 
