@@ -45,12 +45,26 @@ export interface Waiter {
 const defaultCallbackErrorHandler: CallbackErrorHandler = (error, future) => {
   const what = `exception calling callback for ${String(future)}`;
   try {
+    readReportedFields(error);
     console.error(what, error);
   } catch (inspectError) {
     // Printing the error ran its getters (or Proxy traps), and one threw: describe it instead.
     console.error(what, `${safeKind(error)} ${describeUnreadable(inspectError)}`);
   }
 };
+
+/**
+ * Reads what printing an error reads, so that a throwing getter is reported the
+ * same way on every runtime: Node 20's `inspect` throws on it, Node 22+ prints
+ * `[object Error]` and hides which getter failed.
+ */
+function readReportedFields(error: unknown): void {
+  if (typeof error !== 'object' || error === null || isProxy(error)) return;
+  const fields = error as { name?: unknown; message?: unknown; stack?: unknown };
+  void fields.name;
+  void fields.message;
+  void fields.stack;
+}
 let callbackErrorHandler = defaultCallbackErrorHandler;
 
 /**
