@@ -30,43 +30,48 @@ async function running(future: Future<unknown>): Promise<void> {
   while (!future.running() && !future.done()) await new Promise((r) => setTimeout(r, 1));
 }
 
+/**
+ * On a pool of one worker, so that the next call must wait for it: how long
+ * from `abort()` until the future fails (the contract says at once), and until
+ * the next call has run, that is until the aborted task really stopped
+ * (cooperative: the task passed its signal to a timer) or its worker was ended
+ * after the grace period and a replacement took the call (forced: a loop that
+ * never checks).
+ */
 async function latencies(make: () => Pool): Promise<string[]> {
   const ex = make();
-  const cooperative: number[] = [];
-  const forced: number[] = [];
-  const replaced: number[] = [];
+  const failed = { cooperative: [] as number[], forced: [] as number[] };
+  const free = { cooperative: [] as number[], forced: [] as number[] };
   try {
-    await Promise.all([ex.submit(tasks.noop), ex.submit(tasks.noop)]);
+    await ex.submit(tasks.noop);
     for (let i = 0; i < ROUNDS; i++) {
-      // Cooperative: an async task that hands its signal to a timer.
-      const c = new AbortController();
-      const f = ex.with({ signal: c.signal }).submit(tasks.sleepWithSignal, 10_000);
-      await running(f);
-      await new Promise((r) => setTimeout(r, 20));
-      let t = now();
-      c.abort();
-      await f.exception();
-      cooperative.push(now() - t);
-      // Forced: the future fails at once; the worker is ended after the grace period.
-      const k = new AbortController();
-      const g = ex.with({ signal: k.signal, gracePeriod: GRACE }).submit(tasks.spinFor, 60_000);
-      await running(g);
-      await new Promise((r) => setTimeout(r, 20));
-      t = now();
-      k.abort();
-      await g.exception();
-      forced.push(now() - t);
-      // Until a replacement worker has taken work: both workers busy with a short task.
-      await Promise.all([ex.submit(tasks.spinFor, 5), ex.submit(tasks.spinFor, 5)]);
-      replaced.push(now() - t);
+      for (const kind of ['cooperative', 'forced'] as const) {
+        const controller = new AbortController();
+        const view = ex.with({ signal: controller.signal, gracePeriod: GRACE });
+        const future =
+          kind === 'cooperative'
+            ? view.submit(tasks.sleepWithSignal, 60_000)
+            : view.submit(tasks.spinFor, 60_000);
+        await running(future);
+        await new Promise((r) => setTimeout(r, 20));
+        const t = now();
+        controller.abort();
+        const next = ex.submit(tasks.noop);
+        await future.exception();
+        failed[kind].push(now() - t);
+        await next;
+        free[kind].push(now() - t);
+      }
     }
   } finally {
     await ex.shutdown();
   }
+  const ms = (values: number[]): string => `${median(values).toFixed(2)} ms`;
   return [
-    `${median(cooperative).toFixed(2)} ms`,
-    `${median(forced).toFixed(2)} ms`,
-    `${median(replaced).toFixed(0)} ms (grace ${GRACE} ms)`,
+    ms(failed.cooperative),
+    ms(free.cooperative),
+    ms(failed.forced),
+    `${ms(free.forced)} (grace ${GRACE} ms)`,
   ];
 }
 
@@ -115,13 +120,20 @@ const section: Section = {
       ['ProcessPoolExecutor', () => new ProcessPoolExecutor({ maxWorkers: 2 })],
     ];
     const rows: string[][] = [];
-    for (const [name, make] of makers) rows.push([name, ...(await latencies(make))]);
+    for (const [name] of makers) {
+      const one = name.startsWith('Process')
+        ? () => new ProcessPoolExecutor({ maxWorkers: 1 })
+        : () => new InterpreterPoolExecutor({ maxWorkers: 1 });
+      rows.push([name, ...(await latencies(one))]);
+    }
+    console.log('One worker; median of', ROUNDS, 'rounds.');
     printTable(
       [
         'executor',
-        'abort → fail (cooperative)',
-        'abort → fail (forced)',
-        'abort → replacement busy',
+        'cooperative: abort → fail',
+        'abort → next call done',
+        'forced: abort → fail',
+        'abort → next call done',
       ],
       rows,
     );
