@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { workerExecArgv } from '../../src/pool/exec-argv.js';
@@ -302,7 +302,12 @@ void describe("workers start with only the parent's Node options that make sense
       const run = startFixture('no-shutdown.ts', [], { nodeArgs: ['--inspect-brk=127.0.0.1:0'] });
       // The whole line: stderr may arrive in pieces that cut the address short.
       const [, host, port, path] = await run.match('stderr', /ws:\/\/([\d.]+):(\d+)(\/[\w-]+)\n/);
-      await runIfWaitingForDebugger(host!, Number(port), path!);
+      const debuggerSession = await runIfWaitingForDebugger(host!, Number(port), path!);
+      // Stay attached until the parent has done its work: a debugger that leaves at once can
+      // race Node's break on the first statement and leave the parent paused with nobody to
+      // resume it (seen about once in 25 runs under load).
+      await run.match('stdout', /^process .*\n/m);
+      debuggerSession.end();
       const { code } = await run.closed;
       const stdout = run.output('stdout');
       assert.equal(code, 0, run.output('stderr'));
@@ -400,12 +405,12 @@ void describe("workers start with only the parent's Node options that make sense
 });
 
 /**
- * Attaches to an inspector as a debugger would, just long enough to let a
- * process started with --inspect-brk run: a WebSocket handshake, one masked
- * text frame (the protocol's `Runtime.runIfWaitingForDebugger`), its answer,
- * and goodbye.
+ * Attaches to an inspector as a debugger would, to let a process started with
+ * --inspect-brk run: a WebSocket handshake, one masked text frame (the
+ * protocol's `Runtime.runIfWaitingForDebugger`) and its answer. Resolves with
+ * the socket, for the caller to end once the process has done its work.
  */
-function runIfWaitingForDebugger(host: string, port: number, path: string): Promise<void> {
+function runIfWaitingForDebugger(host: string, port: number, path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, host, () => {
       socket.write(
@@ -424,8 +429,8 @@ function runIfWaitingForDebugger(host: string, port: number, path: string): Prom
         payload.map((byte, i) => byte ^ mask[i % 4]!),
       ]);
       socket.write(frame);
-      // Leave once the inspector has answered: it has then let the process run.
-      socket.once('data', () => socket.end(resolve));
+      // Once the inspector has answered, it has let the process run.
+      socket.once('data', () => resolve(socket));
     });
   });
 }
