@@ -293,12 +293,13 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   }
 
   #enqueue(future: Future<unknown>, call: TaskFunction, args: unknown[]): void {
-    this.#queue.push(future, call, args);
+    // One call in 16 is timed for stats(): the clock is read only for those.
+    const timed = (++this.#calls & 15) === 0;
+    if (timed) this.#stamps.set(future, performance.now());
+    this.#queue.push(future, call, args, timed);
     if (traceSubmit.hasSubscribers) {
       traceSubmit.publish({ future, name: call.name, executor: 'ThreadPoolExecutor' });
     }
-    // One call in 16 is timed for stats(): the clock is read only for those.
-    if ((++this.#calls & 15) === 0) this.#stamps.set(future, performance.now());
     if (this.#pending++ === 0) this.#keepAlive.hold();
     const idle = this.#idle.pop();
     if (idle !== undefined) {
@@ -376,13 +377,15 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
       const i = queue.headIndex;
       const future = slots[i] as Future<unknown>;
       const fn = slots[i + 1] as TaskFunction;
-      const argc = slots[i + 2] as number;
+      let argc = slots[i + 2] as number;
       const arg = slots[i + 3];
       queue.drop();
+      const timed = argc < 0;
+      if (timed) argc = ~argc;
       if (future._claim()) {
         this.#running++;
         slot.current = future;
-        const timed = this.#stamps.size !== 0 && this.#started(future);
+        if (timed) this.#started(future);
         if (traceStart.hasSubscribers) {
           traceStart.publish({ future, name: fn.name, executor: 'ThreadPoolExecutor' });
         }
@@ -395,8 +398,8 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
         this.#running--;
         slot.current = undefined;
         if (timed) this.#ended(future);
-        traceOver(future, fn.name, 'ThreadPoolExecutor');
-      } else if (this.#stamps.size !== 0) {
+        traceOver(future, fn, 'ThreadPoolExecutor');
+      } else if (timed) {
         this.#stamps.delete(future);
       }
       this.#settled(future);
@@ -405,13 +408,10 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   }
 
   /** A timed call starts: its wait is recorded. */
-  #started(future: Future<unknown>): boolean {
-    const submitted = this.#stamps.get(future);
-    if (submitted === undefined) return false;
+  #started(future: Future<unknown>): void {
     const now = performance.now();
-    this.#outcomes.wait.add(now - submitted);
+    this.#outcomes.wait.add(now - this.#stamps.get(future)!);
     this.#stamps.set(future, now);
-    return true;
   }
 
   #ended(future: Future<unknown>): void {

@@ -35,10 +35,18 @@ export const traceEnd = channel('concurrent-futures:end');
 /** @internal */
 export const traceError = channel('concurrent-futures:error');
 
-/** @internal Publishes the end of a call (and its error), for subscribers only. */
-export function traceOver(future: Future<unknown>, name: string, executor: string): void {
+/**
+ * @internal Publishes the end of a call (and its error), for subscribers only.
+ * Takes what names the call rather than the name: a function's `name` is an
+ * accessor, read here only when somebody listens (it showed in profiles).
+ */
+export function traceOver(
+  future: Future<unknown>,
+  named: { readonly name: string },
+  executor: string,
+): void {
   if (traceError.hasSubscribers && future._failed) {
-    traceError.publish({ future, name, executor, error: future._error });
+    traceError.publish({ future, name: named.name, executor, error: future._error });
   }
-  if (traceEnd.hasSubscribers) traceEnd.publish({ future, name, executor });
+  if (traceEnd.hasSubscribers) traceEnd.publish({ future, name: named.name, executor });
 }

@@ -240,7 +240,7 @@ export class WorkerPool {
     else if (future._failed) o.failed++;
     else o.completed++;
     if (task.control !== undefined) this.#release(task);
-    traceOver(future, task.def.name, this.#options.name);
+    traceOver(future, task.def, this.#options.name);
     if (--this.#pending === 0) {
       this.#setRef(false);
       this.#closeIfIdle();
