@@ -3,8 +3,8 @@
  * each test body is written once against {@link ExecutorKind} and runs on every
  * entry of {@link EXECUTORS}. A kind says how to make its executor and how a
  * task holds a worker; the task functions are the same module references
- * (`tasks`) on all three. New per-call options (signals, deadlines, progress)
- * get their tests here by extending `make`'s options and adding a test file.
+ * (`tasks`) on all three; the per-call options (signals, deadlines, progress)
+ * have theirs in control.test.ts.
  *
  * No `node:test` import here: child scripts (fixtures/) use this list too.
  */
@@ -19,6 +19,7 @@ import {
   taskModule,
   type BrokenExecutor,
   type Executor,
+  type ExecutorStats,
   type ParallelExecutorOptions,
   type ThreadPoolExecutorOptions,
 } from 'concurrent-futures';
@@ -37,7 +38,7 @@ export type CommonOptions = Pick<
 export interface ExecutorKind {
   readonly name: 'ThreadPoolExecutor' | 'InterpreterPoolExecutor' | 'ProcessPoolExecutor';
   /** A new executor of this kind. */
-  make(options?: CommonOptions): Executor;
+  make(options?: CommonOptions): Executor & { stats(): ExecutorStats };
   /** The error class of a broken pool of this kind. */
   readonly Broken: new (message?: string) => BrokenExecutor;
   /** A latch its tasks can see: shared memory, or files for child processes. */
@@ -49,6 +50,10 @@ export interface ExecutorKind {
    * they count as running and can no longer be cancelled). 0 on threads.
    */
   readonly handAhead: number;
+  /** Can it end a call that never yields (by replacing its worker)? */
+  readonly forcible: boolean;
+  /** Does a synchronous loop see its task signal abort without yielding (shared memory)? */
+  readonly seesAbortInLoop: boolean;
 }
 
 export const EXECUTORS: readonly ExecutorKind[] = [
@@ -59,6 +64,8 @@ export const EXECUTORS: readonly ExecutorKind[] = [
     latch: () => makeLatch('sab'),
     blocking: false,
     handAhead: 0,
+    forcible: false,
+    seesAbortInLoop: false,
   },
   {
     name: 'InterpreterPoolExecutor',
@@ -67,6 +74,8 @@ export const EXECUTORS: readonly ExecutorKind[] = [
     latch: () => makeLatch('sab'),
     blocking: true,
     handAhead: 2,
+    forcible: true,
+    seesAbortInLoop: true,
   },
   {
     name: 'ProcessPoolExecutor',
@@ -75,6 +84,8 @@ export const EXECUTORS: readonly ExecutorKind[] = [
     latch: () => makeLatch('file'),
     blocking: true,
     handAhead: 2,
+    forcible: true,
+    seesAbortInLoop: false,
   },
 ];
 
