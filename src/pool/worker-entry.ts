@@ -16,11 +16,10 @@ import {
   resultCount,
   resultId,
   resultSlice,
+  firstTaskId,
+  readTask,
   runChunk,
-  taskArgs,
-  taskCount,
-  taskFnId,
-  taskId,
+  taskRecord,
   writeResult,
   type FunctionDef,
   type ParentMessage,
@@ -302,6 +301,7 @@ interface Pending {
   readonly tasks: unknown[];
   readonly drop: number[] | undefined;
   readonly controlled: boolean;
+  /** The offset of the next task record to run. */
   next: number;
 }
 const backlog: Pending[] = [];
@@ -318,13 +318,15 @@ function pump(): void {
   }
 }
 
+/** The record being read: one for the worker, since batches run one at a time. */
+const record = taskRecord();
+
 /** Runs a batch from where it stopped; false if it stopped again to wait for a function. */
 function runBatch(pending: Pending): boolean {
   const tasks = pending.tasks;
-  const count = taskCount(tasks);
   let start = now();
-  for (let i = pending.next; i < count; i++) {
-    if (i > pending.next && results.length > 0) {
+  for (let at = pending.next, next: number; at < tasks.length; at = next) {
+    if (at > pending.next && results.length > 0) {
       const time = now();
       if (time - start >= PARTIAL_FLUSH_MS) {
         busy += time - start;
@@ -332,11 +334,12 @@ function runBatch(pending: Pending): boolean {
         flush();
       }
     }
-    const fnId = taskFnId(tasks, i);
+    next = readTask(tasks, at, record);
+    const { id, fnId, args } = record;
     const fn = resolve(fnId);
     if (typeof fn !== 'function') {
       // Still loading: this task and everything after it wait, in order.
-      pending.next = i;
+      pending.next = at;
       blocked = true;
       const resume = (): void => {
         blocked = false;
@@ -346,16 +349,15 @@ function runBatch(pending: Pending): boolean {
       busy += now() - start;
       return false;
     }
-    const id = taskId(tasks, i);
     const context = pending.controlled ? contexts.get(id) : undefined;
     if (context === undefined) {
-      runWith(fn, id, fnId, taskArgs(tasks, i));
+      runWith(fn, id, fnId, args);
     } else if (context.signal.aborted) {
       // Stopped before it could start (its module was still loading): it never runs.
       started++;
       settle(id, FAILED, encodeError(context.signal.reason));
     } else {
-      taskContexts().run(context, runWith, fn, id, fnId, taskArgs(tasks, i));
+      taskContexts().run(context, runWith, fn, id, fnId, args);
     }
   }
   busy += now() - start;
@@ -483,7 +485,7 @@ function onMessage(message: ParentMessage): void {
       if (message.defs !== undefined) for (const def of message.defs) defs.set(def.id, def);
       if (initFailed) return;
       if (message.controlled !== undefined) {
-        prepareControlled(taskId(message.tasks, 0), message.controlled.progress);
+        prepareControlled(firstTaskId(message.tasks), message.controlled.progress);
       }
       backlog.push({
         tasks: message.tasks,
