@@ -119,6 +119,8 @@ export class PoolWorker {
    * is free, so that ending the worker to stop the call harms no other task.
    */
   exclusive: PoolTask | undefined;
+  /** The tasks a dispatch is assigning to this worker, until it sends them (see `pool.ts`). */
+  batch: PoolTask[] | undefined;
   /** Function ids this worker has been sent, with the hand-over number that last used each. */
   readonly #known = new Map<number, number>();
   #handOvers = 0;

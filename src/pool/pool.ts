@@ -316,9 +316,15 @@ export class WorkerPool {
     if (this.#broken !== undefined) return;
     const queue = this.#queue;
     const { maxWorkers, maxTasksPerChild } = this.#options;
-    const batches = new Map<PoolWorker, PoolTask[]>();
+    // An array, not the set: this loop runs once per task handed over.
+    const workers = [...this.#workers];
+    // The workers given tasks, in the order first given; each one's tasks are in its `batch`.
+    const given: PoolWorker[] = [];
+    // Consecutive tasks mostly share a function: its capacity is looked up once per run of them.
+    let lastDef: FunctionDef | undefined;
+    let lastCapacity = MIN_AHEAD;
     for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
-      if (task.claimed ? task.future.done() : task.future.cancelled() || task.future.done()) {
+      if (task.future.done()) {
         // Cancelled, or settled by hand: dropped (and a cancelled one notified), never started.
         queue.shift();
         if (!task.claimed && task.future.cancelled()) task.future._claim();
@@ -327,11 +333,19 @@ export class WorkerPool {
       }
       // The least-loaded worker with room; a new one while every worker holds something.
       // A call with options goes only to a worker that holds nothing, and alone.
-      const capacity = task.control === undefined ? this.capacity(task.def) : 1;
+      let capacity = 1;
+      if (task.control === undefined) {
+        if (task.def !== lastDef) {
+          lastDef = task.def;
+          lastCapacity = this.capacity(lastDef);
+        }
+        capacity = lastCapacity;
+      }
       let best: PoolWorker | undefined;
       let load = Infinity;
       let leastLoad = Infinity;
-      for (const w of this.#workers) {
+      for (let i = 0; i < workers.length; i++) {
+        const w = workers[i]!;
         if (w.state !== 'running' || w.exclusive !== undefined) continue;
         const held = w.inflight.size;
         if (held < leastLoad) leastLoad = held;
@@ -341,7 +355,10 @@ export class WorkerPool {
           load = held;
         }
       }
-      if (leastLoad > 0 && this.#workers.size < maxWorkers) best = this.#spawn() ?? best;
+      if (leastLoad > 0 && this.#workers.size < maxWorkers) {
+        const started = this.#spawn();
+        if (started !== undefined) workers.push((best = started));
+      }
       if (best === undefined) break;
       queue.shift();
       if (!task.claimed) task.future._claim();
@@ -370,12 +387,19 @@ export class WorkerPool {
       }
       if (maxTasksPerChild !== undefined && best.handed >= maxTasksPerChild)
         best.state = 'retiring';
-      const batch = batches.get(best);
-      if (batch === undefined) batches.set(best, [task]);
-      else batch.push(task);
+      if (best.batch === undefined) {
+        best.batch = [task];
+        given.push(best);
+      } else {
+        best.batch.push(task);
+      }
     }
     for (const w of this.#workers) w.topUp = false;
-    for (const [w, batch] of batches) this.#handOver(w, batch);
+    for (const w of given) {
+      const batch = w.batch!;
+      w.batch = undefined;
+      this.#handOver(w, batch);
+    }
   }
 
   /** Starts a worker; undefined if the transport cannot (the pool breaks if it has none at all). */
