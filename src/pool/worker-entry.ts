@@ -55,6 +55,7 @@ function forget(ids: number[]): void {
   for (const id of ids) {
     defs.delete(id);
     fns.delete(id);
+    lastCallMs.delete(id);
   }
 }
 
@@ -275,11 +276,15 @@ function runWith(fn: Fn, id: number, fnId: number, args: TaskArgs): void {
 }
 
 /**
- * A batch that runs longer than this sends the results it has so far, so the
- * parent learns the tasks' speed (and the caller its results) without waiting
- * for the whole batch.
+ * Results settled during a batch wait to travel together, but never behind a
+ * task that may be long: they go before a task whose function's last call took
+ * this long or more (or that has not run here yet), and whenever the batch has
+ * run this long. A burst of short tasks still answers in one message; a result
+ * is not held for the length of a long synchronous task that follows it.
  */
-const PARTIAL_FLUSH_MS = 5;
+const PARTIAL_FLUSH_MS = 1;
+/** How long the last synchronous call of each function took here, by function id. */
+const lastCallMs = new Map<number, number>();
 
 /**
  * Milliseconds from the monotonic clock. `process.hrtime()` costs no more than
@@ -325,17 +330,23 @@ const record = taskRecord();
 function runBatch(pending: Pending): boolean {
   const tasks = pending.tasks;
   let start = now();
+  /** The previous task's function and start: one clock read per task times both. */
+  let previousFn = -1;
+  let previousStart = start;
   for (let at = pending.next, next: number; at < tasks.length; at = next) {
-    if (at > pending.next && results.length > 0) {
-      const time = now();
-      if (time - start >= PARTIAL_FLUSH_MS) {
-        busy += time - start;
-        start = time;
-        flush();
-      }
-    }
     next = readTask(tasks, at, record);
     const { id, fnId, args } = record;
+    if (previousFn !== -1) {
+      const time = now();
+      lastCallMs.set(previousFn, time - previousStart);
+      previousStart = time;
+    }
+    if (results.length > 0 && (!isShort(fnId) || previousStart - start >= PARTIAL_FLUSH_MS)) {
+      busy += previousStart - start;
+      flush();
+      start = previousStart = now();
+    }
+    previousFn = fnId;
     const fn = resolve(fnId);
     if (typeof fn !== 'function') {
       // Still loading: this task and everything after it wait, in order.
@@ -360,8 +371,16 @@ function runBatch(pending: Pending): boolean {
       taskContexts().run(context, runWith, fn, id, fnId, args);
     }
   }
-  busy += now() - start;
+  const end = now();
+  if (previousFn !== -1) lastCallMs.set(previousFn, end - previousStart);
+  busy += end - start;
   return true;
+}
+
+/** True if the last call of function `fnId` here was short: results may wait for the next one. */
+function isShort(fnId: number): boolean {
+  const ms = lastCallMs.get(fnId);
+  return ms !== undefined && ms < PARTIAL_FLUSH_MS;
 }
 
 // ---------------------------------------------------------------------------
