@@ -17,7 +17,7 @@ import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js
 import type { Future } from './future.js';
 import { functionDef } from './pool/functions.js';
 import { WorkerPool, type BrokenErrorClass, type PoolEvent } from './pool/pool.js';
-import { forEachArgList, type Chunk } from './pool/protocol.js';
+import { NO_ARGS, forEachArgList, type Chunk } from './pool/protocol.js';
 import { takeTransfer } from './pool/transfer.js';
 import type { Transport } from './pool/transport.js';
 import type { WorkerExitReason } from './pool/transport.js';
@@ -186,7 +186,13 @@ export abstract class ParallelExecutor extends Executor {
     const def = functionDef(fn, 'submit: fn');
     this.#checkOpen();
     const transfers = unwrapTransfers(args);
-    return this.#pool.submit(def, args, transfers, this.#defaultControl) as Future<Awaited<R>>;
+    // A call without arguments keeps no list of its own alive while it waits.
+    return this.#pool.submit(
+      def,
+      args.length === 0 ? NO_ARGS : args,
+      transfers,
+      this.#defaultControl,
+    ) as Future<Awaited<R>>;
   }
 
   /** @internal */
@@ -198,7 +204,7 @@ export abstract class ParallelExecutor extends Executor {
     const def = functionDef(fn, 'submit: fn');
     this.#checkOpen();
     const transfers = unwrapTransfers(args);
-    return this.#pool.submit(def, args, transfers, control);
+    return this.#pool.submit(def, args.length === 0 ? NO_ARGS : args, transfers, control);
   }
 
   /** @internal */

@@ -12,7 +12,7 @@ export interface Percentiles {
   readonly p90: number;
   /** 99% of the samples are at most this. */
   readonly p99: number;
-  /** How many samples the window holds (at most the last 1,024). */
+  /** How many samples the window holds (at most the last 1,024; one call in 16 is timed). */
   readonly samples: number;
 }
 

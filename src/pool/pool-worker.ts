@@ -25,26 +25,64 @@ import type { WorkerExitReason, WorkerHandle } from './transport.js';
  */
 export const FUNCTION_CACHE_SIZE = 512;
 
-export class PoolTask {
-  /** True once the future was moved to RUNNING (it stays so if the task is queued again). */
-  claimed = false;
-  /** Its place in the stream of tasks handed to its current worker, from 1. */
-  seq = 0;
-  /** `performance.now()` at submit, then at hand-over, for the wait and run times. */
-  since = performance.now();
-  /** A call made with options: the worker it is handed to, its deadline timer and abort listener. */
+/**
+ * What only some tasks have: a transfer list, or the options of a call made
+ * with them (signal, timeout, onProgress) and that call's state. Kept apart so
+ * that the plain task, of which a million may be queued, stays small.
+ */
+export interface TaskExtras {
+  readonly transfers: TransferListItem[] | undefined;
+  readonly control: Control | undefined;
+  /** A call with options: the worker it is handed to, its deadline timer and abort listener. */
   worker: PoolWorker | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   onAbort: (() => void) | undefined;
+}
+
+/** One submitted call, from the queue to its settlement. */
+export class PoolTask {
+  /**
+   * Its place in the stream of tasks handed to its current worker, from 1; 0
+   * while it has never been handed over. It keeps its number if it is queued
+   * again after a death, so a task with one is claimed (its future RUNNING).
+   */
+  seq = 0;
+  /**
+   * For the tasks sampled for the wait and run times (see `pool.ts`):
+   * `performance.now()` at submit, then at hand-over. Undefined for the others.
+   */
+  since: number | undefined;
+  readonly extras: TaskExtras | undefined;
 
   constructor(
     readonly id: number,
     readonly future: Future<unknown>,
     readonly def: FunctionDef,
     readonly args: TaskArgs,
-    readonly transfers: TransferListItem[] | undefined,
-    readonly control: Control | undefined,
-  ) {}
+    transfers: TransferListItem[] | undefined,
+    control: Control | undefined,
+    since: number | undefined,
+  ) {
+    this.since = since;
+    this.extras =
+      transfers === undefined && control === undefined
+        ? undefined
+        : { transfers, control, worker: undefined, timer: undefined, onAbort: undefined };
+  }
+
+  /** True once the future was moved to RUNNING (it stays so if the task is queued again). */
+  get claimed(): boolean {
+    return this.seq > 0;
+  }
+
+  get transfers(): TransferListItem[] | undefined {
+    return this.extras?.transfers;
+  }
+
+  /** The options of a call made with them; undefined for a plain call. */
+  get control(): Control | undefined {
+    return this.extras?.control;
+  }
 }
 
 export class PoolWorker {
@@ -81,6 +119,8 @@ export class PoolWorker {
    * is free, so that ending the worker to stop the call harms no other task.
    */
   exclusive: PoolTask | undefined;
+  /** The tasks a dispatch is assigning to this worker, until it sends them (see `pool.ts`). */
+  batch: PoolTask[] | undefined;
   /** Function ids this worker has been sent, with the hand-over number that last used each. */
   readonly #known = new Map<number, number>();
   #handOvers = 0;

@@ -56,6 +56,12 @@ const TARGET_AHEAD_MS = 2;
  * have completed with no further death: a crash then takes no bystanders.
  */
 const RECOVERY_TASKS = 64;
+/**
+ * One task in this many is timed for `stats()` (the first one always, and every
+ * call made with options): reading the clock twice per task, and keeping the
+ * time alive on it, was a measurable share of the cost of a no-op task.
+ */
+const SAMPLE_EVERY = 16;
 /** Functions whose speed the pool remembers; past this it forgets and measures again. */
 const MEASURED_FUNCTIONS = 4096;
 
@@ -132,7 +138,10 @@ export class WorkerPool {
     control?: Control,
   ): Future<unknown> {
     const future = new Future<unknown>();
-    const task = new PoolTask(this.#nextTaskId++, future, def, args, transfers, control);
+    const id = this.#nextTaskId++;
+    const timed = id % SAMPLE_EVERY === 1 || control !== undefined;
+    const since = timed ? performance.now() : undefined;
+    const task = new PoolTask(id, future, def, args, transfers, control, since);
     const signal = control?.signal;
     if (signal !== undefined) {
       // Aborted already: returned cancelled, never queued.
@@ -141,8 +150,9 @@ export class WorkerPool {
         this.#outcomes.cancelled++;
         return future;
       }
-      task.onAbort = () => this.#abort(task, signal.reason);
-      signal.addEventListener('abort', task.onAbort, { once: true });
+      const onAbort = (): void => this.#abort(task, signal.reason);
+      task.extras!.onAbort = onAbort;
+      signal.addEventListener('abort', onAbort, { once: true });
     }
     this.#queue.push(task);
     if (this.#pending++ === 0) this.#setRef(true);
@@ -306,9 +316,15 @@ export class WorkerPool {
     if (this.#broken !== undefined) return;
     const queue = this.#queue;
     const { maxWorkers, maxTasksPerChild } = this.#options;
-    const batches = new Map<PoolWorker, PoolTask[]>();
+    // An array, not the set: this loop runs once per task handed over.
+    const workers = [...this.#workers];
+    // The workers given tasks, in the order first given; each one's tasks are in its `batch`.
+    const given: PoolWorker[] = [];
+    // Consecutive tasks mostly share a function: its capacity is looked up once per run of them.
+    let lastDef: FunctionDef | undefined;
+    let lastCapacity = MIN_AHEAD;
     for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
-      if (task.claimed ? task.future.done() : task.future.cancelled() || task.future.done()) {
+      if (task.future.done()) {
         // Cancelled, or settled by hand: dropped (and a cancelled one notified), never started.
         queue.shift();
         if (!task.claimed && task.future.cancelled()) task.future._claim();
@@ -317,11 +333,19 @@ export class WorkerPool {
       }
       // The least-loaded worker with room; a new one while every worker holds something.
       // A call with options goes only to a worker that holds nothing, and alone.
-      const capacity = task.control === undefined ? this.capacity(task.def) : 1;
+      let capacity = 1;
+      if (task.control === undefined) {
+        if (task.def !== lastDef) {
+          lastDef = task.def;
+          lastCapacity = this.capacity(lastDef);
+        }
+        capacity = lastCapacity;
+      }
       let best: PoolWorker | undefined;
       let load = Infinity;
       let leastLoad = Infinity;
-      for (const w of this.#workers) {
+      for (let i = 0; i < workers.length; i++) {
+        const w = workers[i]!;
         if (w.state !== 'running' || w.exclusive !== undefined) continue;
         const held = w.inflight.size;
         if (held < leastLoad) leastLoad = held;
@@ -331,18 +355,20 @@ export class WorkerPool {
           load = held;
         }
       }
-      if (leastLoad > 0 && this.#workers.size < maxWorkers) best = this.#spawn() ?? best;
+      if (leastLoad > 0 && this.#workers.size < maxWorkers) {
+        const started = this.#spawn();
+        if (started !== undefined) workers.push((best = started));
+      }
       if (best === undefined) break;
       queue.shift();
-      if (!task.claimed) {
-        task.claimed = true;
-        task.future._claim();
-      }
+      if (!task.claimed) task.future._claim();
       task.seq = ++best.handed;
       best.inflight.set(task.id, task);
-      const now = performance.now();
-      this.#outcomes.wait.add(now - task.since);
-      task.since = now;
+      if (task.since !== undefined) {
+        const now = performance.now();
+        this.#outcomes.wait.add(now - task.since);
+        task.since = now;
+      }
       if (best.idleTimer !== undefined) {
         clearTimeout(best.idleTimer);
         best.idleTimer = undefined;
@@ -355,18 +381,25 @@ export class WorkerPool {
         });
       }
       if (task.control !== undefined) {
-        task.worker = best;
+        task.extras!.worker = best;
         best.exclusive = task;
         if (best.ready) this.#startDeadline(task);
       }
       if (maxTasksPerChild !== undefined && best.handed >= maxTasksPerChild)
         best.state = 'retiring';
-      const batch = batches.get(best);
-      if (batch === undefined) batches.set(best, [task]);
-      else batch.push(task);
+      if (best.batch === undefined) {
+        best.batch = [task];
+        given.push(best);
+      } else {
+        best.batch.push(task);
+      }
     }
     for (const w of this.#workers) w.topUp = false;
-    for (const [w, batch] of batches) this.#handOver(w, batch);
+    for (const w of given) {
+      const batch = w.batch!;
+      w.batch = undefined;
+      this.#handOver(w, batch);
+    }
   }
 
   /** Starts a worker; undefined if the transport cannot (the pool breaks if it has none at all). */
@@ -531,7 +564,7 @@ export class WorkerPool {
       const failed = resultFailed(results, i);
       const value = resultValue(results, i);
       task.future._settle(failed, failed ? decode(value) : value);
-      this.#outcomes.run.add(performance.now() - task.since);
+      if (task.since !== undefined) this.#outcomes.run.add(performance.now() - task.since);
       if (this.#recovering > 0) this.#recovering--;
       this.#taskOver(task);
     }
@@ -659,10 +692,11 @@ export class WorkerPool {
   }
 
   #startDeadline(task: PoolTask): void {
-    const timeout = task.control!.timeout;
-    if (timeout === Infinity || task.timer !== undefined) return;
-    task.timer = setTimeout(() => {
-      task.timer = undefined;
+    const call = task.extras!;
+    const timeout = call.control!.timeout;
+    if (timeout === Infinity || call.timer !== undefined) return;
+    call.timer = setTimeout(() => {
+      call.timer = undefined;
       const error = new TimeoutError(
         `the task "${task.def.name}" ran longer than its timeout of ${timeout} ms`,
       );
@@ -672,7 +706,7 @@ export class WorkerPool {
 
   /** The call's signal aborted: cancelled while queued; failed at once and stopped while it runs. */
   #abort(task: PoolTask, reason: unknown): void {
-    task.onAbort = undefined;
+    task.extras!.onAbort = undefined;
     const future = task.future;
     if (!task.claimed) {
       if (future._cancelAndNotify()) this.#scheduleDispatch(); // dispatch drops it from the queue
@@ -686,7 +720,8 @@ export class WorkerPool {
    * if it has not finished a grace period later. The worker holds nothing else.
    */
   #stop(task: PoolTask, reason: unknown, timedOut: boolean): void {
-    const w = task.worker;
+    const call = task.extras!;
+    const w = call.worker;
     if (w === undefined) {
       this.#scheduleDispatch(); // Queued again after a death: dispatch drops it.
       return;
@@ -706,30 +741,32 @@ export class WorkerPool {
         // The transport failed: the grace period below ends the worker all the same.
       }
     }
-    clearTimeout(task.timer);
-    task.timer = setTimeout(() => {
-      task.timer = undefined;
+    clearTimeout(call.timer);
+    call.timer = setTimeout(() => {
+      call.timer = undefined;
       if (w.inflight.get(task.id) !== task) return;
       w.stopping = true;
       this.#endWorker(w, 'kill', 'stopped');
-    }, task.control!.gracePeriod);
+    }, call.control!.gracePeriod);
   }
 
   /** A call with options left its worker (it is queued again): its deadline stops. */
   #unassign(task: PoolTask): void {
-    if (task.control === undefined) return;
-    if (task.worker?.exclusive === task) task.worker.exclusive = undefined;
-    task.worker = undefined;
-    clearTimeout(task.timer);
-    task.timer = undefined;
+    const call = task.extras;
+    if (call?.control === undefined) return;
+    if (call.worker?.exclusive === task) call.worker.exclusive = undefined;
+    call.worker = undefined;
+    clearTimeout(call.timer);
+    call.timer = undefined;
   }
 
   /** A call with options is over: its timers and abort listener go. */
   #release(task: PoolTask): void {
     this.#unassign(task);
-    if (task.onAbort !== undefined) {
-      task.control!.signal!.removeEventListener('abort', task.onAbort);
-      task.onAbort = undefined;
+    const call = task.extras!;
+    if (call.onAbort !== undefined) {
+      call.control!.signal!.removeEventListener('abort', call.onAbort);
+      call.onAbort = undefined;
     }
   }
 

@@ -85,31 +85,68 @@ export function forEachArgList(args: TaskArgs, visit: (list: unknown[]) => void)
 }
 
 // ---------------------------------------------------------------------------
-// Task records (parent → worker): task id, function id, arguments
+// Task records (parent → worker): task id, function id, argument count, then
+// the arguments themselves, inline; a chunk is written as count -1 and the chunk.
 // ---------------------------------------------------------------------------
 
-const TASK_STRIDE = 3;
+/** The argument count that marks a chunk. */
+const CHUNK = -1;
 
-/** Appends one task record to a batch. */
+/**
+ * The argument list of every call made without arguments, shared: most tasks
+ * have none, and an empty array per task is one more object to clone on the
+ * wire and to keep alive while the task is queued. Never written to.
+ */
+export const NO_ARGS: unknown[] = Object.freeze([]) as unknown as unknown[];
+
+/**
+ * Appends one task record to a batch. The arguments go inline, not as an
+ * array of their own: a batch of no-argument tasks is then a flat array of
+ * numbers, the cheapest thing to clone.
+ */
 export function writeTask(batch: unknown[], id: number, fnId: number, args: TaskArgs): void {
-  batch.push(id, fnId, args);
+  if (isChunk(args)) {
+    batch.push(id, fnId, CHUNK, args);
+    return;
+  }
+  const count = args.length;
+  batch.push(id, fnId, count);
+  for (let i = 0; i < count; i++) batch.push(args[i]);
 }
 
-/** The number of task records in a batch. */
-export function taskCount(batch: readonly unknown[]): number {
-  return batch.length / TASK_STRIDE;
+/** One task record as read by {@link readTask}: reused from record to record. */
+export interface TaskRecord {
+  id: number;
+  fnId: number;
+  args: TaskArgs;
 }
 
-export function taskId(batch: readonly unknown[], i: number): number {
-  return batch[i * TASK_STRIDE] as number;
+/** A fresh record to read into. */
+export function taskRecord(): TaskRecord {
+  return { id: 0, fnId: 0, args: NO_ARGS };
 }
 
-export function taskFnId(batch: readonly unknown[], i: number): number {
-  return batch[i * TASK_STRIDE + 1] as number;
+/**
+ * Reads the task record at offset `at` of a batch into `into`; returns the
+ * offset of the next record (the batch's length after the last one). Records
+ * have no fixed stride: a batch is read in order, from offset 0.
+ */
+export function readTask(batch: readonly unknown[], at: number, into: TaskRecord): number {
+  into.id = batch[at] as number;
+  into.fnId = batch[at + 1] as number;
+  const count = batch[at + 2] as number;
+  const first = at + 3;
+  if (count === CHUNK) {
+    into.args = batch[first] as Chunk;
+    return first + 1;
+  }
+  into.args = count === 0 ? NO_ARGS : batch.slice(first, first + count);
+  return first + count;
 }
 
-export function taskArgs(batch: readonly unknown[], i: number): TaskArgs {
-  return batch[i * TASK_STRIDE + 2] as TaskArgs;
+/** The id of the first task record of a batch. */
+export function firstTaskId(batch: readonly unknown[]): number {
+  return batch[0] as number;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,11 +16,10 @@ import {
   resultCount,
   resultId,
   resultSlice,
+  firstTaskId,
+  readTask,
   runChunk,
-  taskArgs,
-  taskCount,
-  taskFnId,
-  taskId,
+  taskRecord,
   writeResult,
   type FunctionDef,
   type ParentMessage,
@@ -56,6 +55,7 @@ function forget(ids: number[]): void {
   for (const id of ids) {
     defs.delete(id);
     fns.delete(id);
+    lastCallMs.delete(id);
   }
 }
 
@@ -276,11 +276,15 @@ function runWith(fn: Fn, id: number, fnId: number, args: TaskArgs): void {
 }
 
 /**
- * A batch that runs longer than this sends the results it has so far, so the
- * parent learns the tasks' speed (and the caller its results) without waiting
- * for the whole batch.
+ * Results settled during a batch wait to travel together, but never behind a
+ * task that may be long: they go before a task whose function's last call took
+ * this long or more (or that has not run here yet), and whenever the batch has
+ * run this long. A burst of short tasks still answers in one message; a result
+ * is not held for the length of a long synchronous task that follows it.
  */
-const PARTIAL_FLUSH_MS = 5;
+const PARTIAL_FLUSH_MS = 1;
+/** How long the last synchronous call of each function took here, by function id. */
+const lastCallMs = new Map<number, number>();
 
 /**
  * Milliseconds from the monotonic clock. `process.hrtime()` costs no more than
@@ -302,6 +306,7 @@ interface Pending {
   readonly tasks: unknown[];
   readonly drop: number[] | undefined;
   readonly controlled: boolean;
+  /** The offset of the next task record to run. */
   next: number;
 }
 const backlog: Pending[] = [];
@@ -318,25 +323,34 @@ function pump(): void {
   }
 }
 
+/** The record being read: one for the worker, since batches run one at a time. */
+const record = taskRecord();
+
 /** Runs a batch from where it stopped; false if it stopped again to wait for a function. */
 function runBatch(pending: Pending): boolean {
   const tasks = pending.tasks;
-  const count = taskCount(tasks);
   let start = now();
-  for (let i = pending.next; i < count; i++) {
-    if (i > pending.next && results.length > 0) {
+  /** The previous task's function and start: one clock read per task times both. */
+  let previousFn = -1;
+  let previousStart = start;
+  for (let at = pending.next, next: number; at < tasks.length; at = next) {
+    next = readTask(tasks, at, record);
+    const { id, fnId, args } = record;
+    if (previousFn !== -1) {
       const time = now();
-      if (time - start >= PARTIAL_FLUSH_MS) {
-        busy += time - start;
-        start = time;
-        flush();
-      }
+      lastCallMs.set(previousFn, time - previousStart);
+      previousStart = time;
     }
-    const fnId = taskFnId(tasks, i);
+    if (results.length > 0 && (!isShort(fnId) || previousStart - start >= PARTIAL_FLUSH_MS)) {
+      busy += previousStart - start;
+      flush();
+      start = previousStart = now();
+    }
+    previousFn = fnId;
     const fn = resolve(fnId);
     if (typeof fn !== 'function') {
       // Still loading: this task and everything after it wait, in order.
-      pending.next = i;
+      pending.next = at;
       blocked = true;
       const resume = (): void => {
         blocked = false;
@@ -346,20 +360,27 @@ function runBatch(pending: Pending): boolean {
       busy += now() - start;
       return false;
     }
-    const id = taskId(tasks, i);
     const context = pending.controlled ? contexts.get(id) : undefined;
     if (context === undefined) {
-      runWith(fn, id, fnId, taskArgs(tasks, i));
+      runWith(fn, id, fnId, args);
     } else if (context.signal.aborted) {
       // Stopped before it could start (its module was still loading): it never runs.
       started++;
       settle(id, FAILED, encodeError(context.signal.reason));
     } else {
-      taskContexts().run(context, runWith, fn, id, fnId, taskArgs(tasks, i));
+      taskContexts().run(context, runWith, fn, id, fnId, args);
     }
   }
-  busy += now() - start;
+  const end = now();
+  if (previousFn !== -1) lastCallMs.set(previousFn, end - previousStart);
+  busy += end - start;
   return true;
+}
+
+/** True if the last call of function `fnId` here was short: results may wait for the next one. */
+function isShort(fnId: number): boolean {
+  const ms = lastCallMs.get(fnId);
+  return ms !== undefined && ms < PARTIAL_FLUSH_MS;
 }
 
 // ---------------------------------------------------------------------------
@@ -483,7 +504,7 @@ function onMessage(message: ParentMessage): void {
       if (message.defs !== undefined) for (const def of message.defs) defs.set(def.id, def);
       if (initFailed) return;
       if (message.controlled !== undefined) {
-        prepareControlled(taskId(message.tasks, 0), message.controlled.progress);
+        prepareControlled(firstTaskId(message.tasks), message.controlled.progress);
       }
       backlog.push({
         tasks: message.tasks,
