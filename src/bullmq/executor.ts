@@ -224,6 +224,10 @@ export class BullMQExecutor extends Executor {
   /** Set while the reader is being started: the cursor is being resolved. */
   #readerStart: Promise<void> | undefined;
   #reconcile = false;
+  /** How many reconciliations ran (for tests). */
+  #reconciliations = 0;
+  /** While set, the reader waits for it before reading (for tests: a paused reader). */
+  #hold: Promise<void> | undefined;
   #isShutdown = false;
   #closing: Promise<void> | undefined;
   #onClosed: (() => void) | undefined;
@@ -358,6 +362,22 @@ export class BullMQExecutor extends Executor {
     return future;
   }
 
+  /** @internal For tests: pauses the events reader (before its next read) until the returned function is called. */
+  _holdReader(): () => void {
+    let release!: () => void;
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    this.#hold = hold;
+    return () => {
+      if (this.#hold === hold) this.#hold = undefined;
+      release();
+    };
+  }
+
+  /** @internal For tests: how many times the reader reconciled with the jobs' stored state. */
+  get _reconciliations(): number {
+    return this.#reconciliations;
+  }
+
   /** Sends this tick's calls in one batch. */
   readonly #flush = (): void => {
     const batch = this.#unsent.filter((e) => this.#pending.get(e.future.jobId) === e);
@@ -438,8 +458,10 @@ export class BullMQExecutor extends Executor {
     try {
       while (this.#pending.size > 0 && this.#closing === undefined) {
         try {
+          if (this.#hold !== undefined) await this.#hold;
           if (this.#reconcile) {
             this.#reconcile = false;
+            this.#reconciliations++;
             await this.#reconcileAll();
           }
           const batch = await this.#engine.readEvents(this.#cursor, BLOCK_MS);

@@ -120,3 +120,16 @@ export function counterDir(): { dir: string; lines(name?: string): string[]; dis
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** Polls `condition` once per 10 ms until it holds (within {@link TIMEOUT}); for state in Redis or files. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  ms = TIMEOUT,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
