@@ -73,6 +73,14 @@ export const codes = {
    * untrusted, so this fails the task it concerns instead of the pool (`TypeError`).
    */
   ERR_INVALID_WORKER_MESSAGE: 'ERR_INVALID_WORKER_MESSAGE',
+  /** Arguments or a result larger than the executor's `maxPayloadBytes` (`RangeError`; BullMQExecutor). */
+  ERR_PAYLOAD_TOO_LARGE: 'ERR_PAYLOAD_TOO_LARGE',
+  /** A BullMQ job failed on the worker's side before or around its task: unknown module, stalled too often ({@link RuntimeError}). */
+  ERR_JOB_FAILED: 'ERR_JOB_FAILED',
+  /** A BullMQ job vanished from Redis (removed by someone else, or lost) before it finished ({@link RuntimeError}). */
+  ERR_JOB_LOST: 'ERR_JOB_LOST',
+  /** Redis did not take a batch of jobs within the executor's `redisTimeout` ({@link RuntimeError}). */
+  ERR_REDIS_UNAVAILABLE: 'ERR_REDIS_UNAVAILABLE',
   /** A bug in this library: please report it. */
   ERR_INTERNAL_ASSERTION: 'ERR_INTERNAL_ASSERTION',
 } as const;

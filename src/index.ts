@@ -70,7 +70,12 @@ export type {
 } from './parallel.js';
 export type { WorkerExitReason } from './pool/transport.js';
 export type { TaskTraceMessage } from './tracing.js';
-export { taskModule, type TaskModule, type TaskRef } from './task-module.js';
+export {
+  taskModule,
+  type TaskModule,
+  type TaskModuleOptions,
+  type TaskRef,
+} from './task-module.js';
 export { transfer } from './pool/transfer.js';
 export { taskSignal, reportProgress, type CallOptions } from './control.js';
 export type { ExecutorStats, Percentiles } from './stats.js';

@@ -9,6 +9,7 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { argTypeError, codes } from './errors.js';
 import { importExport } from './pool/import-module.js';
+import { checkKnownOptions, checkOptionsObject, describe } from './validate.js';
 
 const TASK_REF = Symbol.for('concurrent-futures.task-ref');
 
@@ -18,7 +19,26 @@ export interface TaskRef {
   readonly url: string;
   /** The name of the exported function. */
   readonly name: string;
+  /**
+   * The module's portable id, when `taskModule` was given one: what names the
+   * module on another machine, where its file URL differs (see `BullMQExecutor`).
+   */
+  readonly id?: string | undefined;
 }
+
+/** Options of {@link taskModule}. */
+export interface TaskModuleOptions {
+  /**
+   * A portable name for the module (letters, digits, `.`, `_`, `-`, `@`, `/`),
+   * the same on every machine: a remote worker started with
+   * `--tasks ./dist/tasks.js=imaging` runs the tasks of
+   * `taskModule(url, { id: 'imaging' })`, whatever the file's URL there.
+   */
+  id?: string | undefined;
+}
+
+/** @internal What a module id may contain: plain names that read the same in a URL, a key and a shell. */
+export const MODULE_ID = /^[A-Za-z0-9@][A-Za-z0-9._@/-]{0,199}$/;
 
 /** The function exports of module `M`, as task references typed like the functions themselves. */
 export type TaskModule<M> = {
@@ -29,10 +49,12 @@ export type TaskModule<M> = {
  * Typed references to the functions a module exports, for any executor:
  * `const tasks = taskModule<typeof import('./tasks.js')>(new URL('./tasks.js', import.meta.url))`.
  * Workers import the module themselves, so its functions may use imports and
- * module state. `url` is a URL, a `file:` URL string or an absolute path.
+ * module state. `url` is a URL, a `file:` URL string or an absolute path;
+ * `options.id` names the module for workers on other machines.
  */
-export function taskModule<M>(url: URL | string): TaskModule<M> {
+export function taskModule<M>(url: URL | string, options?: TaskModuleOptions): TaskModule<M> {
   const href = moduleHref(url);
+  const id = moduleId(options);
   const stubs = new Map<string, (...args: unknown[]) => never>();
   return new Proxy({} as TaskModule<M>, {
     get(_target, key) {
@@ -40,7 +62,7 @@ export function taskModule<M>(url: URL | string): TaskModule<M> {
       if (typeof key !== 'string' || key === 'then') return undefined;
       let stub = stubs.get(key);
       if (stub === undefined) {
-        stub = makeStub(href, key);
+        stub = makeStub(href, key, id);
         stubs.set(key, stub);
       }
       return stub;
@@ -79,7 +101,27 @@ function checkScheme(scheme: string, href: string): string {
   );
 }
 
-function makeStub(url: string, name: string): (...args: unknown[]) => never {
+function moduleId(options: TaskModuleOptions | undefined): string | undefined {
+  checkOptionsObject(options, 'taskModule options');
+  checkKnownOptions(options, ['id'], 'taskModule');
+  const id = options?.id;
+  if (id === undefined) return undefined;
+  if (typeof id !== 'string')
+    throw argTypeError(`taskModule: id must be a string, got ${describe(id)}`);
+  if (!MODULE_ID.test(id)) {
+    throw argTypeError(
+      `taskModule: id '${id}' must be 1 to 200 letters, digits, '.', '_', '-', '@' or '/', starting with a letter, digit or '@'`,
+      codes.ERR_INVALID_ARG_VALUE,
+    );
+  }
+  return id;
+}
+
+function makeStub(
+  url: string,
+  name: string,
+  id: string | undefined,
+): (...args: unknown[]) => never {
   const stub = (): never => {
     throw argTypeError(
       `${name} from taskModule('${url}') is a task reference: submit it to an executor, ` +
@@ -88,7 +130,7 @@ function makeStub(url: string, name: string): (...args: unknown[]) => never {
     );
   };
   Object.defineProperty(stub, 'name', { value: name });
-  Object.defineProperty(stub, TASK_REF, { value: { url, name } satisfies TaskRef });
+  Object.defineProperty(stub, TASK_REF, { value: { url, name, id } satisfies TaskRef });
   return stub;
 }
 
