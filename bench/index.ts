@@ -13,6 +13,7 @@ const SECTIONS: readonly (readonly [name: string, load: () => Promise<{ default:
   ['crash', () => import('./crash.js')],
   ['control', () => import('./control.js')],
   ['progress', () => import('./progress.js')],
+  ['bullmq', () => import('./bullmq.js')],
 ];
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
