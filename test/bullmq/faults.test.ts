@@ -130,7 +130,9 @@ void describe('BullMQExecutor: faults', () => {
     }
     assert.equal(results.length, 1000);
     assert.deepEqual(results, input);
-    console.log(`1,000-task map through a Redis restart: ${Math.round(performance.now() - started)} ms`);
+    console.log(
+      `1,000-task map through a Redis restart: ${Math.round(performance.now() - started)} ms`,
+    );
   });
 
   test('a gap in the events stream (tiny stream, paused reader) is recovered by reconciliation', async () => {
