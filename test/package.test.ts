@@ -174,6 +174,9 @@ void test(
         'dist/index.d.ts',
         'dist/progress.js',
         'dist/progress.d.ts',
+        'dist/bullmq/index.js',
+        'dist/bullmq/index.d.ts',
+        'dist/bullmq/cli.js',
         'docs/python-differences.md',
         'docs/stability.md',
         'docs/guides/errors.md',
@@ -261,5 +264,34 @@ void test(
         },
       );
     });
+
+    // bullmq and ioredis are optional peer dependencies: npm did not install them here.
+    await t.test(
+      'without bullmq and ioredis, the bullmq entry point and the worker command name the install command',
+      async () => {
+        const failure = await run(
+          process.execPath,
+          ['--input-type=module', '-e', "await import('concurrent-futures/bullmq')"],
+          { cwd: app, env },
+        ).then(
+          () => assert.fail('importing concurrent-futures/bullmq without bullmq succeeded'),
+          (error: { stderr: string }) => error.stderr,
+        );
+        assert.match(failure, /npm install bullmq ioredis/);
+        const bin = join(app, 'node_modules', '.bin', 'concurrent-futures');
+        const help = await run(bin, ['--help'], { cwd: app, env, shell: isWindows });
+        assert.match(help.stdout, /--tasks FILE\[=ID\]/);
+        const worker = await run(bin, ['worker', '--queue', 'q', '--tasks', 'tasks.js=t'], {
+          cwd: app,
+          env,
+          shell: isWindows,
+        }).then(
+          () => assert.fail('the worker command started without bullmq'),
+          (error: { stderr: string; code: number }) => error,
+        );
+        assert.equal(worker.code, 2);
+        assert.match(worker.stderr, /npm install bullmq ioredis/);
+      },
+    );
   },
 );

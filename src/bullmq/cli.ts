@@ -134,7 +134,9 @@ async function main(argv: string[]): Promise<void> {
         `concurrent-futures worker: ${signal}: finishing the running jobs (${signal} again to stop now)\n`,
       );
       worker.close().then(
-        () => process.exit(0),
+        () => {
+          if (signals === 1) process.exit(0);
+        },
         (error: unknown) => {
           process.stderr.write(`concurrent-futures worker: ${String(error)}\n`);
           process.exit(1);

@@ -111,6 +111,7 @@ export class TaskWorker {
   readonly #subscriber: Redis;
   readonly #log: (line: string) => void;
   #closing: Promise<void> | undefined;
+  #abandoned = false;
 
   private constructor(
     worker: Worker,
@@ -233,16 +234,35 @@ export class TaskWorker {
   close(options: { force?: boolean } = {}): Promise<void> {
     const force = options.force === true;
     if (this.#closing !== undefined && !force) return this.#closing;
-    const closing = (async () => {
-      await this.#worker.close(force);
-      if (force) await this.#pool.killWorkers();
-      else await this.#pool.shutdown();
-      this.#subscriber.disconnect();
-      await this.#client.quit().catch(() => this.#client.disconnect());
-      this.#log(`concurrent-futures worker: stopped${force ? ' (forced)' : ''}`);
-    })();
+    const closing = force ? this.#abandon() : this.#finish();
     this.#closing = closing;
     return closing;
+  }
+
+  async #finish(): Promise<void> {
+    await this.#worker.close();
+    await this.#pool.shutdown();
+    this.#subscriber.disconnect();
+    await this.#client.quit().catch(() => this.#client.disconnect());
+    if (!this.#abandoned) this.#log('concurrent-futures worker: stopped');
+  }
+
+  /**
+   * Leaves the running jobs as they are: the connection goes first, so that
+   * nothing about them is written (no outcome of a killed task), their locks
+   * expire and another worker takes them as stalled.
+   */
+  async #abandon(): Promise<void> {
+    this.#abandoned = true;
+    this.#client.disconnect();
+    this.#subscriber.disconnect();
+    await this.#pool.killWorkers();
+    // BullMQ's close waits for the processors; those settle now, but their outcome goes nowhere.
+    await Promise.race([
+      this.#worker.close(true).catch(() => {}),
+      new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+    ]);
+    this.#log('concurrent-futures worker: stopped now; the jobs it held run again elsewhere');
   }
 }
 
