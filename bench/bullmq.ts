@@ -14,20 +14,25 @@
  *
  * Cases: no-op tasks (`double`) at chunksize 1 and 100 on one worker process,
  * and ~1 ms CPU tasks (`fib(n)`, n calibrated here) on two worker processes. Every result is
- * checked on both sides, so a case that computed nothing would fail.
+ * checked on both sides, so a case that computed nothing would fail. Beside
+ * the throughput, the CPU time each party used (producer, worker processes,
+ * redis-server; from /proc, on Linux) shows where each side's cost goes.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
 import { taskModule } from 'concurrent-futures';
 import { BullMQExecutor } from 'concurrent-futures/bullmq';
-import { startRedisServer } from '../examples/redis-server.js';
+import { startRedisServer, type LocalRedis } from '../examples/redis-server.js';
 import {
+  formatInt,
   formatRatio,
   loadAverage,
   measure,
   now,
+  printTable,
   printThroughput,
   type Case,
   type Section,
@@ -162,6 +167,86 @@ async function startProcess(args: string[], ready: string): Promise<Started> {
   return { child, stop };
 }
 
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU milliseconds a process (all its threads) has used, from /proc; undefined without /proc. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU spent by each party during the timed runs of one case. */
+interface CpuTotals {
+  producer: number;
+  workers: number | undefined;
+  redis: number | undefined;
+  items: number;
+}
+
+function sumCpu(pids: readonly number[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const ms = processCpuMs(pid);
+    if (ms === undefined) return undefined;
+    total += ms;
+  }
+  return total;
+}
+
+/**
+ * `c`, also adding up the CPU time of the producer (this process), of the
+ * case's worker processes and of redis-server over the timed runs (those of
+ * `timedN` items): where each side's cost goes.
+ */
+function withCpu(
+  c: Case,
+  timedN: number,
+  workerPids: number[],
+  redisPid: number,
+): Case & { cpu: CpuTotals } {
+  const cpu: CpuTotals = { producer: 0, workers: 0, redis: 0, items: 0 };
+  const add = (key: 'workers' | 'redis', ms: number | undefined): void => {
+    cpu[key] = ms === undefined || cpu[key] === undefined ? undefined : cpu[key] + ms;
+  };
+  return {
+    name: c.name,
+    cpu,
+    async run(n) {
+      if (n !== timedN) return c.run(n);
+      const producer = process.cpuUsage();
+      const workers = sumCpu(workerPids);
+      const redis = processCpuMs(redisPid);
+      await c.run(n);
+      const used = process.cpuUsage(producer);
+      cpu.producer += (used.user + used.system) / 1000;
+      const workersAfter = sumCpu(workerPids);
+      const redisAfter = processCpuMs(redisPid);
+      add(
+        'workers',
+        workers === undefined || workersAfter === undefined ? undefined : workersAfter - workers,
+      );
+      add(
+        'redis',
+        redis === undefined || redisAfter === undefined ? undefined : redisAfter - redis,
+      );
+      cpu.items += n;
+    },
+  };
+}
+
 /** Our side: `map` on a BullMQExecutor, results checked in order. */
 function oursCase(s: Scenario, executor: BullMQExecutor): Case {
   return {
@@ -229,15 +314,18 @@ function rawCase(s: Scenario, queue: Queue, events: QueueEvents): Case {
   };
 }
 
-async function runScenario(s: Scenario, redisUrl: string, index: number): Promise<number> {
+async function runScenario(s: Scenario, redis: LocalRedis, index: number): Promise<number> {
+  const redisUrl = redis.url;
   const ourQueue = `cf-bench-${index}`;
   const rawQueue = `raw-bench-${index}`;
-  const started: Started[] = [];
+  const ours: Started[] = [];
+  const raw: Started[] = [];
   let executor: BullMQExecutor | undefined;
   let queue: Queue | undefined;
   let events: QueueEvents | undefined;
   try {
     const starts: Promise<Started>[] = [];
+    const rawStarts: Promise<Started>[] = [];
     for (let p = 0; p < s.processes; p++) {
       starts.push(
         startProcess(
@@ -250,12 +338,17 @@ async function runScenario(s: Scenario, redisUrl: string, index: number): Promis
           ],
           'concurrent-futures worker: started',
         ),
-        startProcess([RAW_WORKER, redisUrl, rawQueue, String(CONCURRENCY)], 'ready'),
       );
+      rawStarts.push(startProcess([RAW_WORKER, redisUrl, rawQueue, String(CONCURRENCY)], 'ready'));
     }
-    const results = await Promise.allSettled(starts);
-    for (const r of results) if (r.status === 'fulfilled') started.push(r.value);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    const [ourResults, rawResults] = await Promise.all([
+      Promise.allSettled(starts),
+      Promise.allSettled(rawStarts),
+    ]);
+    for (const r of ourResults) if (r.status === 'fulfilled') ours.push(r.value);
+    for (const r of rawResults) if (r.status === 'fulfilled') raw.push(r.value);
+    for (const r of [...ourResults, ...rawResults]) if (r.status === 'rejected') throw r.reason;
+    const pids = (list: Started[]): number[] => list.map((p) => p.child.pid!);
 
     executor = new BullMQExecutor({ connection: redisUrl, queue: ourQueue });
     const connection = { url: redisUrl, maxRetriesPerRequest: null };
@@ -263,26 +356,41 @@ async function runScenario(s: Scenario, redisUrl: string, index: number): Promis
     events = new QueueEvents(rawQueue, { connection });
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
 
-    const cases = [oursCase(s, executor), rawCase(s, queue, events)];
-    const results2 = await measure(cases, {
+    const cases = [
+      withCpu(oursCase(s, executor), s.n, pids(ours), redis.pid),
+      withCpu(rawCase(s, queue, events), s.n, pids(raw), redis.pid),
+    ];
+    const results = await measure(cases, {
       n: s.n,
       runs: 3,
       warmups: 1,
       warmupN: Math.max(s.chunksize * 50, Math.floor(s.n / 4)),
     });
-    printThroughput(results2, 'raw BullMQ', 'items/s');
-    const ratio = results2[0]!.median / results2[1]!.median;
+    printThroughput(results, 'raw BullMQ', 'items/s');
+    console.log();
+    const perThousand = (ms: number | undefined, items: number): string =>
+      ms === undefined ? 'n/a' : formatInt((1000 * ms) / items);
+    printTable(
+      ['CPU ms per 1,000 items', 'producer', 'worker processes', 'redis-server'],
+      cases.map(({ name, cpu }) => [
+        name,
+        perThousand(cpu.producer, cpu.items),
+        perThousand(cpu.workers, cpu.items),
+        perThousand(cpu.redis, cpu.items),
+      ]),
+    );
+    const ratio = results[0]!.median / results[1]!.median;
     const { above, inclusive } = s.goal;
     const met = inclusive ? ratio >= above : ratio > above;
     console.log(
-      `goal: ${inclusive ? '≥' : '>'} ${above.toFixed(2)} of raw BullMQ: ${met ? 'met' : 'NOT met'} (${formatRatio(ratio)})\n`,
+      `\ngoal: ${inclusive ? '≥' : '>'} ${above.toFixed(2)} of raw BullMQ: ${met ? 'met' : 'NOT met'} (${formatRatio(ratio)})\n`,
     );
     return ratio;
   } finally {
     await executor?.shutdown();
     await events?.close();
     await queue?.close();
-    await Promise.all(started.map((p) => p.stop()));
+    await Promise.all([...ours, ...raw].map((p) => p.stop()));
   }
 }
 
@@ -294,7 +402,7 @@ const section: Section = {
     try {
       for (const [index, s] of SCENARIOS.entries()) {
         console.log(`### ${s.title} (${s.n.toLocaleString('en-US')} items per run)\n`);
-        await runScenario(s, redis.url, index);
+        await runScenario(s, redis, index);
       }
     } finally {
       await redis.stop();

@@ -12,6 +12,7 @@
  * @document ../docs/guides/progress.md
  * @document ../docs/guides/errors.md
  * @document ../docs/guides/benchmarks.md
+ * @document ../docs/distributed.md
  * @document ../docs/runtimes.md
  * @document ../docs/python-differences.md
  * @document ../docs/stability.md
