@@ -217,25 +217,35 @@ void describe('BullMQExecutor: per-call options', () => {
     await using ex = new BullMQExecutor({ connection: redis.url, queue });
     const latch = makeLatch('file');
     try {
-      const controller = new AbortController();
-      const view = ex.with({ signal: controller.signal });
-      const running = view.submit(tasks.holdUntilAborted, latch.latch, runs.dir);
-      const queued = view.submit(tasks.countRun, runs.dir, 'queued');
+      // Two signals: the queued call's is aborted while the one worker is still busy. With one
+      // signal for both, stopping the running call frees the worker, which may take the queued
+      // job in the instant before its removal: the documented race of a cancel across machines.
+      const forRunning = new AbortController();
+      const forQueued = new AbortController();
+      const running = ex
+        .with({ signal: forRunning.signal })
+        .submit(tasks.holdUntilAborted, latch.latch, runs.dir);
+      const queued = ex
+        .with({ signal: forQueued.signal })
+        .submit(tasks.countRun, runs.dir, 'queued');
       await latch.started();
       await until(() => running.running(), 'the active event');
       await until(async () => (await waiting(queue)) === 1, 'the queued job');
-      controller.abort(new Error('stop it'));
-      assert.equal(((await rejection(running)) as Error).message, 'stop it');
+      forQueued.abort();
       assert.equal(queued.cancelled(), true);
+      await until(async () => (await waiting(queue)) === 0, 'the removal of the queued job');
+      forRunning.abort(new Error('stop it'));
+      assert.equal(((await rejection(running)) as Error).message, 'stop it');
       await until(() => runs.lines('stopped').length === 1, 'the task to stop');
       assert.deepEqual(runs.lines('stopped'), ['aborted']);
       assert.equal(await ex.submit(tasks.countRun, runs.dir, 'last'), 'last');
       assert.deepEqual(
         runs.lines().map((l) => l.split(' ')[0]),
         ['last'],
+        'the removed job never ran',
       );
       // An already aborted signal: cancelled at once, never sent.
-      assert.equal(view.submit(tasks.add, 1, 1).cancelled(), true);
+      assert.equal(ex.with({ signal: forQueued.signal }).submit(tasks.add, 1, 1).cancelled(), true);
     } finally {
       latch.release();
       runs.dispose();
