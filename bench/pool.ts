@@ -2,7 +2,8 @@
  * InterpreterPoolExecutor and ProcessPoolExecutor against piscina, tinypool,
  * workerpool and poolifier, all with the same number of workers, in one run:
  *
- * (a) 100,000 no-op tasks submitted at once, all awaited;
+ * (a) 100,000 no-op tasks submitted at once, all awaited (Promise.all, and
+ *     ours also with wait()), beside per-task floors with no library at all;
  * (b) 1,000,000 tiny tasks (x => x * 2) through `map` with a large chunksize,
  *     beside the ceiling of hand-batched arrays of 1,000 to bare worker_threads workers;
  * (c) 32 CPU-bound tasks (recursive Fibonacci, ~1.5 ms and ~15 ms each) against
@@ -22,7 +23,7 @@ import { execFile, fork, type ChildProcess, type Serializable } from 'node:child
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { InterpreterPoolExecutor, ProcessPoolExecutor, taskModule } from 'concurrent-futures';
+import { InterpreterPoolExecutor, ProcessPoolExecutor, taskModule, wait } from 'concurrent-futures';
 import { Piscina } from 'piscina';
 import { FixedThreadPool } from 'poolifier';
 import { Tinypool } from 'tinypool';
@@ -191,6 +192,54 @@ function percentile(sorted: readonly number[], p: number): number {
 // ---------------------------------------------------------------------------
 // (a) 100,000 no-op tasks submitted at once
 
+/** Records per message of the per-task floors: what our pools hand a worker of no-op tasks at once. */
+const RECORD_BATCH = 1_024;
+
+/**
+ * The per-task floor with no library: `n` no-op task records (id, function id,
+ * argument count) posted by hand in batches to `WORKERS` bare workers
+ * (workers/records.mjs) that answer each batch with its result records. With
+ * `promises`, the parent also makes one promise per task, resolves each from
+ * its result record and collects them with Promise.all: the least a pool whose
+ * tasks are awaited one by one must do.
+ */
+async function recordWorkers(): Promise<{
+  run(n: number, promises: boolean): Promise<void>;
+  close(): Promise<unknown>;
+}> {
+  const workers = Array.from({ length: WORKERS }, () => new Worker(worker('records.mjs')));
+  let onResults: (results: unknown[]) => void = () => {};
+  for (const w of workers) w.on('message', (results: unknown[]) => onResults(results));
+  return {
+    run: (n, promises) =>
+      new Promise<void>((done, fail) => {
+        const resolvers: ((value: unknown) => void)[] = [];
+        const all: Promise<unknown>[] = [];
+        let settled = 0;
+        onResults = (results) => {
+          for (let i = 0; i < results.length; i += 3) {
+            if (promises) resolvers[(results[i] as number) - 1]!(results[i + 2]);
+          }
+          settled += results.length / 3;
+          if (settled === n) {
+            if (promises) Promise.all(all).then(() => done(), fail);
+            else done();
+          }
+        };
+        for (let first = 1, k = 0; first <= n; first += RECORD_BATCH, k++) {
+          const records: number[] = [];
+          const last = Math.min(n, first + RECORD_BATCH - 1);
+          for (let id = first; id <= last; id++) {
+            if (promises) all.push(new Promise((resolve) => resolvers.push(resolve)));
+            records.push(id, 1, 0);
+          }
+          workers[k % WORKERS]!.postMessage(records);
+        }
+      }),
+    close: () => Promise.all(workers.map((w) => w.terminate())),
+  };
+}
+
 async function noopThroughput(contenders: Contender[], executors: OurExecutor[]): Promise<void> {
   const all = async (n: number, run: () => PromiseLike<unknown>): Promise<void> => {
     const promises = new Array<PromiseLike<unknown>>(n);
@@ -209,34 +258,83 @@ async function noopThroughput(contenders: Contender[], executors: OurExecutor[])
         name: `${c.name} (source fn)`,
         run: (n) => all(n, () => executor.submit(noopSource)),
       });
+      cases.push({
+        name: `${c.name} (module task, wait())`,
+        async run(n) {
+          const futures = new Array<ReturnType<typeof executor.submit>>(n);
+          for (let i = 0; i < n; i++) futures[i] = executor.submit(tasks.noop);
+          const { notDone } = await wait(futures);
+          check(notDone.size === 0, 'wait() left futures not done');
+        },
+      });
     }
   }
   // piscina's setting for short tasks: each worker takes several at once.
   const tuned = piscina('piscina (concurrentTasksPerWorker: 16)', { concurrentTasksPerWorker: 16 });
   await warmUp(tuned);
   cases.push({ name: tuned.name, run: (n) => all(n, () => tuned.noop()) });
+  // The floors: no library; and the hand-batched ceiling of section (b), in items/s.
+  const records = await recordWorkers();
+  const FLOOR_RECORDS = `floor: ${formatInt(RECORD_BATCH)} records a message, bare workers`;
+  const FLOOR_PROMISES = `${FLOOR_RECORDS}, + 1 promise per task, Promise.all`;
+  const CEILING = `ceiling of (b): arrays of ${formatInt(HAND_BATCH)} to ${WORKERS} bare workers (items/s)`;
+  cases.push(
+    { name: FLOOR_RECORDS, run: (n) => records.run(n, false) },
+    { name: FLOOR_PROMISES, run: (n) => records.run(n, true) },
+  );
+  const bare = await bareWorkers(WORKERS);
+  const input = Array.from({ length: NOOP_N }, (_, i) => i);
+  cases.push({
+    name: CEILING,
+    async run(n) {
+      check((await bare.run(input.slice(0, n))) === n * (n - 1), 'hand-batched ceiling');
+    },
+  });
   const results = await measure(cases, {
     n: NOOP_N,
     runs: NOOP_RUNS,
     warmups: 1,
     warmupN: NOOP_WARMUP_N,
   });
-  await tuned.close();
+  await Promise.all([tuned.close(), records.close(), bare.close()]);
   const isOurs = (name: string): boolean => name.includes('PoolExecutor');
-  const bestPeer = Math.max(...results.filter((r) => !isOurs(r.name)).map((r) => r.median));
+  const isPeer = (name: string): boolean =>
+    !isOurs(name) && !name.startsWith('floor') && !name.startsWith('ceiling');
+  const bestPeer = Math.max(...results.filter((r) => isPeer(r.name)).map((r) => r.median));
+  const ceiling = results.find((r) => r.name === CEILING)!.median;
   printTable(
-    ['', 'tasks/s (median)', 'tasks/s (best)', 'vs fastest peer', 'goal >= 2x'],
-    results.map((r) => [
-      r.name,
-      formatInt(r.median),
-      formatInt(r.best),
-      formatRatio(r.median / bestPeer),
-      isOurs(r.name) ? yes(r.median >= 2 * bestPeer) : '',
-    ]),
+    [
+      '',
+      'tasks/s (median)',
+      'tasks/s (best)',
+      'vs fastest peer',
+      'vs ceiling',
+      'goal: Promise.all >= 10x peer, wait() >= 0.25 ceiling',
+    ],
+    results.map((r) => {
+      const waited = r.name.includes('wait()');
+      const goal = !isOurs(r.name)
+        ? ''
+        : waited
+          ? yes(r.median >= 0.25 * ceiling)
+          : yes(r.median >= 10 * bestPeer);
+      return [
+        r.name,
+        formatInt(r.median),
+        formatInt(r.best),
+        formatRatio(r.median / bestPeer),
+        formatRatio(r.median / ceiling),
+        goal,
+      ];
+    }),
   );
   console.log(
     `\n${NOOP_RUNS} timed runs per case, round-robin, after a warm-up run of ` +
-      `${formatInt(NOOP_WARMUP_N)}; ratio uses the median.`,
+      `${formatInt(NOOP_WARMUP_N)}; ratios use the medians. The floors run no library: no-op ` +
+      `task records (id, function id, argument count) posted by hand to ${WORKERS} bare worker ` +
+      `threads ${formatInt(RECORD_BATCH)} at a time, as our pools batch them, answered with one ` +
+      `result record each; the second also makes, resolves and collects one promise per task. ` +
+      `The ceiling is (b)'s: ${formatInt(HAND_BATCH)} numbers a message, doubled.`,
   );
 }
 
@@ -392,7 +490,8 @@ function calibrate(targetMs: number): { n: number; ms: number } {
 async function cpuBound(contenders: Contender[]): Promise<void> {
   const rows: string[][] = [];
   for (const [k, target] of CPU_TARGETS_MS.entries()) {
-    const goal = k === 0 ? 0.9 : 0.97;
+    // The issue's goals, on the medians: 0.9 for ~1.5 ms tasks, 0.95 for ~15 ms tasks.
+    const goal = k === 0 ? 0.9 : 0.95;
     const { n, ms } = calibrate(target);
     const expected = fib(n);
     const serial: number[] = [];
@@ -433,14 +532,15 @@ async function cpuBound(contenders: Contender[]): Promise<void> {
       const best = Math.min(...parallel[i]!);
       const med = median(parallel[i]!);
       const efficiency = serialBest / best / WORKERS;
+      const medianEfficiency = serialMedian / med / WORKERS;
       rows.push([
         `  ${c.name}`,
         best.toFixed(1),
         med.toFixed(1),
         formatRatio(serialBest / best),
         efficiency.toFixed(3),
-        (serialMedian / med / WORKERS).toFixed(3),
-        c.ours ? `${yes(efficiency >= goal)} (>= ${goal})` : '',
+        medianEfficiency.toFixed(3),
+        c.ours ? `${yes(medianEfficiency >= goal)} (medians >= ${goal})` : '',
       ]);
     }
   }
@@ -711,10 +811,10 @@ async function startupAndMemory(): Promise<void> {
       '',
       'create → 1st result, ms',
       'vs best peer',
-      'goal',
+      'goal <= 0.9',
       'MiB per worker',
       'vs best peer',
-      'goal',
+      'goal: lowest',
     ],
     libraries.map((l, i) => {
       const s = median(startup[i]!);
@@ -725,7 +825,7 @@ async function startupAndMemory(): Promise<void> {
         l.name,
         s.toFixed(1),
         formatRatio(s / bestStartup),
-        goal ? yes(s <= bestStartup) : '',
+        goal ? yes(s <= 0.9 * bestStartup) : '',
         measured ? (m / MiB).toFixed(1) : '',
         measured ? formatRatio(m / bestMemory) : '',
         goal ? yes(m <= bestMemory) : '',

@@ -91,7 +91,16 @@ const section: Section = {
     inputs = Array.from({ length: N }, (_, i) => i);
     const results = await measure(cases, { n: N, runs: RUNS, warmups: WARMUPS, warmupN: WARMUP_N });
     inputs = [];
-    printThroughput(results, `p-limit(${CONCURRENCY}) + Promise.all`);
+    const baseline = `p-limit(${CONCURRENCY}) + Promise.all`;
+    printThroughput(results, baseline);
+    const rate = (name: string): number => results.find((r) => r.name === name)!.median;
+    const vsPLimit = (name: string): number => rate(name) / rate(baseline);
+    const all = vsPLimit('ThreadPoolExecutor.submit + Promise.all');
+    const waited = vsPLimit('ThreadPoolExecutor.submit + wait()');
+    console.log(
+      `\ngoals: Promise.all >= 1.5x p-limit: ${all >= 1.5 ? 'met' : 'not met'} (${all.toFixed(2)}x); ` +
+        `wait() >= 4x p-limit: ${waited >= 4 ? 'met' : 'not met'} (${waited.toFixed(2)}x)`,
+    );
     console.log(
       `\n${RUNS} timed runs per case, round-robin, after ${WARMUPS} warm-up run of ` +
         `${WARMUP_N.toLocaleString('en-US')}; full GC before each run; ratio uses the median.`,

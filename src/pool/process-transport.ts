@@ -4,11 +4,33 @@
  * serialization so that Map, Set, Date, BigInt and typed arrays survive.
  */
 
-import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { serialize } from 'node:v8';
 import { workerExecArgv } from './exec-argv.js';
 import { WORKER_ENTRY, type Transport } from './transport.js';
+
+/**
+ * `node:child_process` and `node:v8`, loaded when the first process pool is
+ * made rather than when the package is imported: `child_process` brings in
+ * `net`, streams and `dgram`, several milliseconds of every program's start-up,
+ * most of which never start a child process.
+ */
+let builtins:
+  | {
+      fork: typeof import('node:child_process').fork;
+      serialize: typeof import('node:v8').serialize;
+    }
+  | undefined;
+
+function loadBuiltins(): NonNullable<typeof builtins> {
+  if (builtins === undefined) {
+    const require = createRequire(import.meta.url);
+    const { fork } = require('node:child_process') as typeof import('node:child_process');
+    const { serialize } = require('node:v8') as typeof import('node:v8');
+    builtins = { fork, serialize };
+  }
+  return builtins;
+}
 
 export interface ProcessTransportOptions {
   readonly execArgv: string[] | undefined;
@@ -26,6 +48,7 @@ const CHECK_BEFORE_SEND = 'Deno' in globalThis;
 
 export function processTransport(options: ProcessTransportOptions): Transport {
   const { execArgv, env } = workerExecArgv(options.execArgv, options.env, 'process');
+  const { fork, serialize } = loadBuiltins();
   return (events) => {
     // The child's watchdog compares its parent pid with this one (see child-guard.ts).
     const child = fork(ENTRY_PATH, [String(process.pid)], {
