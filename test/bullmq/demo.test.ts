@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { runNode } from '../helpers.js';
 import { freePort } from './redis.js';
 import { TIMEOUT } from './helpers.js';
+import { processExists } from '../pool/helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/distributed.ts', import.meta.url));
@@ -24,16 +25,6 @@ function startedPids(stderr: string): { redis: number[]; workers: number[] } {
     redis: pids(/^\[demo\] redis-server: pid (\d+)/gm),
     workers: pids(/^\[demo\] worker \d: pid (\d+)/gm),
   };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
 }
 
 /** The environment without REDIS_URL, so that the demo starts a redis-server of its own. */
@@ -68,7 +59,8 @@ void describe('npm run demo:distributed', () => {
       for (const pid of workers)
         assert.match(demo.stderr, new RegExp(`stopped worker \\d \\(pid ${pid}\\)`));
       assert.match(demo.stderr, new RegExp(`stopped redis-server \\(pid ${redis[0]}\\)`));
-      for (const pid of [...redis, ...workers]) assert.equal(isAlive(pid), false, `pid ${pid}`);
+      for (const pid of [...redis, ...workers])
+        assert.equal(processExists(pid), false, `pid ${pid}`);
     },
   );
 
@@ -110,7 +102,7 @@ void describe('npm run demo:distributed', () => {
       assert.equal(workers.length, 2, stderr);
       for (const pid of workers) {
         assert.match(stderr, new RegExp(`stopped worker \\d \\(pid ${pid}\\)`));
-        assert.equal(isAlive(pid), false, `pid ${pid}`);
+        assert.equal(processExists(pid), false, `pid ${pid}`);
       }
     },
   );
