@@ -11,6 +11,7 @@ import type { Future } from '../future.js';
 import {
   chunkCallArgs,
   chunkLength,
+  hasStarted,
   isChunk,
   writeTask,
   type FunctionDef,
@@ -114,9 +115,12 @@ export class PoolWorker {
    */
   topUp = true;
   /**
-   * The call with options this worker runs, if any: such a call is handed only
-   * to a worker that holds nothing, and the worker gets nothing else until it
-   * is free, so that ending the worker to stop the call harms no other task.
+   * The call this worker runs alone, if any: a call with options on a child
+   * process, or one with a deadline, is handed only to a worker that holds
+   * nothing, and the worker gets nothing else until it is free, so that ending
+   * the worker to stop the call harms no other task. (On a worker thread, a
+   * call with only a signal or onProgress shares it: the thread's control
+   * cells tell which tasks it never started, and those run elsewhere.)
    */
   exclusive: PoolTask | undefined;
   /** The tasks a dispatch is assigning to this worker, until it sends them (see `pool.ts`). */
@@ -136,7 +140,7 @@ export class PoolWorker {
     if (started === undefined) return [];
     const unstarted: PoolTask[] = [];
     for (const task of this.inflight.values()) {
-      if (task.seq > started) unstarted.push(task);
+      if (!hasStarted(task.seq, started)) unstarted.push(task);
     }
     for (const task of unstarted) this.inflight.delete(task.id);
     return unstarted;
@@ -154,8 +158,11 @@ export class PoolWorker {
     let defs: FunctionDef[] | undefined;
     let transfers: TransferListItem[] | undefined;
     let lastDef: FunctionDef | undefined;
+    let controlled: number[] | undefined;
     for (const task of batch) {
       const def = task.def;
+      const control = task.control;
+      if (control !== undefined) (controlled ??= []).push(task.id, progressFlag(control));
       if (def !== lastDef) {
         lastDef = def;
         if (!this.#known.has(def.id)) (defs ??= []).push(def);
@@ -166,10 +173,6 @@ export class PoolWorker {
     }
     const drop = this.#known.size > FUNCTION_CACHE_SIZE ? this.#evict(handOver) : undefined;
     try {
-      const controlled =
-        this.exclusive === undefined
-          ? undefined
-          : { progress: this.exclusive.control!.onProgress !== undefined };
       this.handle.send({ t: 'run', defs, drop, tasks, controlled }, transfers);
       return [];
     } catch {
@@ -178,6 +181,8 @@ export class PoolWorker {
       if (drop !== undefined) for (const id of drop) this.#known.set(id, 0);
     }
     const failed: { task: PoolTask; error: TypeError | undefined }[] = [];
+    // The worker numbers what it receives: the tasks sent are renumbered, without the ones that fail.
+    let seq = this.handed - batch.length;
     for (const task of batch) {
       const isNew = !this.#known.has(task.def.id);
       const one: unknown[] = [];
@@ -190,17 +195,17 @@ export class PoolWorker {
             drop: undefined,
             tasks: one,
             controlled:
-              task === this.exclusive
-                ? { progress: task.control!.onProgress !== undefined }
-                : undefined,
+              task.control === undefined ? undefined : [task.id, progressFlag(task.control)],
           },
           task.transfers,
         );
         this.#known.set(task.def.id, handOver);
+        task.seq = ++seq;
       } catch (error) {
         failed.push({ task, error: cloneError(this.handle, task, error) });
       }
     }
+    this.handed = seq;
     return failed;
   }
 
@@ -213,6 +218,10 @@ export class PoolWorker {
     for (const id of drop) this.#known.delete(id);
     return drop.length > 0 ? drop : undefined;
   }
+}
+
+function progressFlag(control: Control): number {
+  return control.onProgress === undefined ? 0 : 1;
 }
 
 /**

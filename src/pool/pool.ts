@@ -25,9 +25,12 @@ import { Queue } from '../queue.js';
 import { PoolTask, PoolWorker } from './pool-worker.js';
 import { traceOver, traceStart, traceSubmit } from '../tracing.js';
 import {
-  ABORT_KIND,
-  ABORT_TASK,
   MalformedMessage,
+  clearAborted,
+  closeStarts,
+  hasStarted,
+  markAborted,
+  startedCount,
   readWorkerMessage,
   resultCount,
   resultFailed,
@@ -332,9 +335,16 @@ export class WorkerPool {
         continue;
       }
       // The least-loaded worker with room; a new one while every worker holds something.
-      // A call with options goes only to a worker that holds nothing, and alone.
+      // A call that must run alone goes only to a worker that holds nothing.
+      if (workers.length === 0) {
+        // The first worker: how a call with options may be placed depends on its transport.
+        const started = this.#spawn();
+        if (started === undefined) break;
+        workers.push(started);
+      }
+      const alone = task.control !== undefined && this.#runsAlone(task.control, workers[0]!);
       let capacity = 1;
-      if (task.control === undefined) {
+      if (!alone) {
         if (task.def !== lastDef) {
           lastDef = task.def;
           lastCapacity = this.capacity(lastDef);
@@ -382,8 +392,10 @@ export class WorkerPool {
       }
       if (task.control !== undefined) {
         task.extras!.worker = best;
-        best.exclusive = task;
-        if (best.ready) this.#startDeadline(task);
+        if (alone) {
+          best.exclusive = task;
+          if (best.ready) this.#startDeadline(task);
+        }
       }
       if (maxTasksPerChild !== undefined && best.handed >= maxTasksPerChild)
         best.state = 'retiring';
@@ -400,6 +412,17 @@ export class WorkerPool {
       w.batch = undefined;
       this.#handOver(w, batch);
     }
+  }
+
+  /**
+   * True if a call with these options must have a worker to itself: one with a
+   * deadline (it counts from the call's start, which a worker busy with other
+   * tasks would delay), and any on a transport without control cells (child
+   * processes), where the pool could not tell which tasks a worker ended to
+   * stop the call had started. `worker` is any worker of the pool.
+   */
+  #runsAlone(control: Control, worker: PoolWorker): boolean {
+    return control.timeout !== Infinity || worker.handle.cells === undefined;
   }
 
   /** Starts a worker; undefined if the transport cannot (the pool breaks if it has none at all). */
@@ -424,7 +447,7 @@ export class WorkerPool {
       w.handle.send({
         t: 'init',
         key,
-        abortFlag: w.handle.abortFlag,
+        cells: w.handle.cells,
         initializer: this.#options.initializer,
         initArgs: this.#options.initArgs,
       });
@@ -599,8 +622,9 @@ export class WorkerPool {
       const unstarted = w.takeUnstarted();
       for (const task of unstarted) this.#unassign(task);
       this.#queue.prepend(unstarted);
-      const how =
-        info.signal !== null
+      const how = w.stopping
+        ? 'was ended to stop a call that ran past its grace period'
+        : info.signal !== null
           ? `was killed by signal ${info.signal}`
           : `exited with code ${info.code}`;
       const message = `A ${w.handle.label} ${how} while the future was running or waiting in it`;
@@ -717,7 +741,8 @@ export class WorkerPool {
 
   /**
    * Asks a running call to stop (its task signal aborts), and ends its worker
-   * if it has not finished a grace period later. The worker holds nothing else.
+   * if it has not finished a grace period later. A worker that held other
+   * tasks too (a thread) gives back the ones it had not started.
    */
   #stop(task: PoolTask, reason: unknown, timedOut: boolean): void {
     const call = task.extras!;
@@ -726,11 +751,8 @@ export class WorkerPool {
       this.#scheduleDispatch(); // Queued again after a death: dispatch drops it.
       return;
     }
-    const flag = w.handle.abortFlag;
-    if (flag !== undefined) {
-      Atomics.store(flag, ABORT_KIND, timedOut ? 2 : 1);
-      Atomics.store(flag, ABORT_TASK, task.id | 0);
-    }
+    const cells = w.handle.cells;
+    if (cells !== undefined) markAborted(cells, task.id, timedOut);
     try {
       w.handle.send({ t: 'abort', id: task.id, timedOut, reason });
     } catch {
@@ -742,19 +764,40 @@ export class WorkerPool {
       }
     }
     clearTimeout(call.timer);
-    call.timer = setTimeout(() => {
+    const grace = call.control!.gracePeriod;
+    // On a shared thread the call may still wait behind other tasks, which are not to blame:
+    // the thread is ended only once the call has been running for a whole grace period.
+    let running = cells === undefined || w.exclusive === task || this.#hasStarted(w, task);
+    const overrun = (): void => {
       call.timer = undefined;
       if (w.inflight.get(task.id) !== task) return;
+      if (!running) {
+        // Not started when last looked at: if it has started since, it has one more period.
+        running = this.#hasStarted(w, task);
+        call.timer = setTimeout(overrun, grace);
+        return;
+      }
+      if (cells !== undefined) w.startedAtExit = closeStarts(cells);
       w.stopping = true;
       this.#endWorker(w, 'kill', 'stopped');
-    }, call.control!.gracePeriod);
+    };
+    call.timer = setTimeout(overrun, grace);
+  }
+
+  /** True if thread `w` has started `task` (or skipped it: a call aborted before its turn never runs). */
+  #hasStarted(w: PoolWorker, task: PoolTask): boolean {
+    return hasStarted(task.seq, startedCount(w.handle.cells!));
   }
 
   /** A call with options left its worker (it is queued again): its deadline stops. */
   #unassign(task: PoolTask): void {
     const call = task.extras;
     if (call?.control === undefined) return;
-    if (call.worker?.exclusive === task) call.worker.exclusive = undefined;
+    const w = call.worker;
+    if (w !== undefined) {
+      if (w.exclusive === task) w.exclusive = undefined;
+      if (w.handle.cells !== undefined) clearAborted(w.handle.cells, task.id);
+    }
     call.worker = undefined;
     clearTimeout(call.timer);
     call.timer = undefined;

@@ -144,11 +144,6 @@ export function readTask(batch: readonly unknown[], at: number, into: TaskRecord
   return first + count;
 }
 
-/** The id of the first task record of a batch. */
-export function firstTaskId(batch: readonly unknown[]): number {
-  return batch[0] as number;
-}
-
 // ---------------------------------------------------------------------------
 // Result records (worker → parent): task id, status, value or WireError
 // ---------------------------------------------------------------------------
@@ -194,12 +189,8 @@ export type ParentMessage =
       readonly t: 'init';
       /** The key this worker signs its messages with. */
       readonly key: number;
-      /**
-       * Worker threads only: shared cells the parent writes before it sends an
-       * `abort`, so that a task's synchronous loop sees it at once: the id of
-       * the task to stop, then 1 (aborted) or 2 (timed out).
-       */
-      readonly abortFlag: Int32Array | undefined;
+      /** Worker threads only: the cells this worker and the parent share (see {@link ControlCells}). */
+      readonly cells: ControlCells | undefined;
       readonly initializer: FunctionDef | undefined;
       readonly initArgs: unknown[];
     }
@@ -212,10 +203,11 @@ export type ParentMessage =
       /** Task records (see {@link writeTask}). */
       readonly tasks: unknown[];
       /**
-       * Set when the batch is one call made with options (signal, timeout,
-       * onProgress): it runs with a task context, and reports progress if asked.
+       * The calls of the batch made with options (signal, timeout, onProgress),
+       * as pairs: task id, then 1 if it reports progress, else 0. Each runs
+       * with a task context. Undefined when there is none.
        */
-      readonly controlled: { readonly progress: boolean } | undefined;
+      readonly controlled: number[] | undefined;
     }
   | {
       /** Stop a call made with options: its signal aborts with `reason` (when it could be cloned). */
@@ -226,9 +218,91 @@ export type ParentMessage =
     }
   | { readonly t: 'close' };
 
-/** The cells of `abortFlag`. */
-export const ABORT_TASK = 0;
-export const ABORT_KIND = 1;
+// ---------------------------------------------------------------------------
+// Control cells: shared memory between the parent and one worker thread
+// ---------------------------------------------------------------------------
+
+/**
+ * Cells a worker thread and its parent share. A synchronous loop in a task
+ * never sees a message, so the parent writes an abort here before it sends
+ * it; and the worker counts here each task it starts, so that when the parent
+ * must end the thread to stop one call, it knows which tasks the thread never
+ * started (they run elsewhere, once) — the calls made with a signal can then
+ * share a thread with other calls.
+ *
+ * Cell 0 counts the tasks started (modulo 2^30); its bit 30 is set by the
+ * parent to close it: from then on the worker starts nothing. Both sides
+ * change it by atomic read-modify-write, so a start is either counted before
+ * the close (and the parent knows it started) or refused after it.
+ * Then {@link ABORT_SLOTS} slots of two cells: a task id (0: free) and 1
+ * (aborted) or 2 (timed out). The parent owns the slots: it fills one when it
+ * stops a call and frees it when the call leaves the worker.
+ */
+export type ControlCells = Int32Array;
+
+const STARTED = 0;
+const CLOSED = 1 << 30;
+const COUNT_MASK = CLOSED - 1;
+/** Calls stopped and still held by one worker that a synchronous loop can see at once; more only get the message. */
+export const ABORT_SLOTS = 8;
+
+export function createControlCells(): ControlCells {
+  return new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * ABORT_SLOTS)));
+}
+
+/** Parent: records that call `id` is to stop; false if every slot is taken (the message alone tells it). */
+export function markAborted(cells: ControlCells, id: number, timedOut: boolean): boolean {
+  const tag = id | 0 || 1;
+  for (let slot = 1; slot < cells.length; slot += 2) {
+    if (Atomics.load(cells, slot) !== 0) continue;
+    // The kind first: a worker that sees the id reads a kind already written.
+    Atomics.store(cells, slot + 1, timedOut ? 2 : 1);
+    Atomics.store(cells, slot, tag);
+    return true;
+  }
+  return false;
+}
+
+/** Parent: frees the slot of call `id`, which has left its worker. */
+export function clearAborted(cells: ControlCells, id: number): void {
+  const tag = id | 0 || 1;
+  for (let slot = 1; slot < cells.length; slot += 2) {
+    if (Atomics.load(cells, slot) === tag) Atomics.store(cells, slot, 0);
+  }
+}
+
+/** Worker: 0 if call `id` is not to stop, 1 if aborted, 2 if timed out. */
+export function abortKind(cells: ControlCells, id: number): number {
+  const tag = id | 0 || 1;
+  for (let slot = 1; slot < cells.length; slot += 2) {
+    if (Atomics.load(cells, slot) === tag) return Atomics.load(cells, slot + 1);
+  }
+  return 0;
+}
+
+/** Worker: counts a task it is about to start; false if the parent closed the count (start nothing). */
+export function countStart(cells: ControlCells): boolean {
+  return (Atomics.add(cells, STARTED, 1) & CLOSED) === 0;
+}
+
+/** Parent: how many tasks the worker has started so far (it may start more). */
+export function startedCount(cells: ControlCells): number {
+  return Atomics.load(cells, STARTED) & COUNT_MASK;
+}
+
+/** Parent: stops the worker from starting anything more; returns how many it started. */
+export function closeStarts(cells: ControlCells): number {
+  return Atomics.or(cells, STARTED, CLOSED) & COUNT_MASK;
+}
+
+/**
+ * True if the task handed over `seq`-th (from 1) had started when the worker
+ * had started `started` tasks. Both count from the worker's start, modulo
+ * 2^30: a worker may start more tasks than that over its life.
+ */
+export function hasStarted(seq: number, started: number): boolean {
+  return ((started - seq) & COUNT_MASK) < CLOSED >>> 1;
+}
 
 /** Worker → parent. */
 export type WorkerMessage =

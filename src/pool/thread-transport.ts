@@ -2,6 +2,7 @@
 
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { workerExecArgv } from './exec-argv.js';
+import { createControlCells } from './protocol.js';
 import { WORKER_ENTRY, type Transport } from './transport.js';
 
 export interface ThreadTransportOptions {
@@ -46,7 +47,7 @@ export function threadTransport(options: ThreadTransportOptions): Transport {
     worker.on('exit', (code) => events.onExit({ code, signal: null, error }));
     return {
       label: `worker thread ${worker.threadId}`,
-      abortFlag: new Int32Array(new SharedArrayBuffer(8)),
+      cells: createControlCells(),
       send: (message, transferList) => worker.postMessage(message, transferList),
       checkCloneable: (value) => void structuredClone(value),
       ref: () => worker.ref(),

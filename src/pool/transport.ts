@@ -5,7 +5,7 @@
  */
 
 import type { TransferListItem } from 'node:worker_threads';
-import type { ParentMessage } from './protocol.js';
+import type { ControlCells, ParentMessage } from './protocol.js';
 
 /** How a worker ended: its exit code or the signal that killed it, and the error it died of, if known. */
 export interface ExitInfo {
@@ -27,8 +27,8 @@ export type WorkerExitReason =
 export interface WorkerHandle {
   /** A short description for error messages: "worker thread 3", "child process 1234". */
   readonly label: string;
-  /** Worker threads: the shared cells that signal an abort to a synchronous loop (see protocol.ts). */
-  readonly abortFlag?: Int32Array | undefined;
+  /** Worker threads: the memory it shares with the pool (see `ControlCells` in protocol.ts). */
+  readonly cells?: ControlCells | undefined;
   /** Sends a message; throws synchronously if it cannot be cloned. */
   send(message: ParentMessage, transferList?: readonly TransferListItem[]): void;
   /** Throws the transport's own clone error if `value` cannot travel to a worker. */

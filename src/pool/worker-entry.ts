@@ -8,19 +8,19 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import {
-  ABORT_KIND,
-  ABORT_TASK,
   FAILED,
+  abortKind,
+  countStart,
   OK,
   isChunk,
   resultCount,
   resultId,
   resultSlice,
-  firstTaskId,
   readTask,
   runChunk,
   taskRecord,
   writeResult,
+  type ControlCells,
   type FunctionDef,
   type ParentMessage,
   type TaskArgs,
@@ -305,6 +305,7 @@ function now(): number {
 interface Pending {
   readonly tasks: unknown[];
   readonly drop: number[] | undefined;
+  /** True if some of its tasks were made with options: they run with a task context. */
   readonly controlled: boolean;
   /** The offset of the next task record to run. */
   next: number;
@@ -360,6 +361,12 @@ function runBatch(pending: Pending): boolean {
       busy += now() - start;
       return false;
     }
+    if (cells !== undefined && !countStart(cells)) {
+      // The parent is ending this thread to stop a call and will run the rest elsewhere.
+      pending.next = at;
+      blocked = true;
+      return false;
+    }
     const context = pending.controlled ? contexts.get(id) : undefined;
     if (context === undefined) {
       runWith(fn, id, fnId, args);
@@ -387,8 +394,8 @@ function isShort(fnId: number): boolean {
 // Calls made with options: their signal, and their progress reports
 // ---------------------------------------------------------------------------
 
-/** Worker threads: the cells the parent writes before it sends an abort (see protocol.ts). */
-let abortFlag: Int32Array | undefined;
+/** Worker threads: the memory shared with the parent (see `ControlCells` in protocol.ts). */
+let cells: ControlCells | undefined;
 const controllers = new Map<number, AbortController>();
 const contexts = new Map<number, TaskContext>();
 /** The latest progress value of each call since the last message. */
@@ -408,15 +415,15 @@ function prepareControlled(id: number, reportsProgress: boolean): void {
   const controller = new AbortController();
   const signal = controller.signal;
   controllers.set(id, controller);
-  const flag = abortFlag;
-  if (flag !== undefined) {
+  const shared = cells;
+  if (shared !== undefined) {
     // A synchronous loop never sees the 'abort' message: let the signal read shared memory.
     const nativeAborted = (): boolean =>
       Reflect.get<AbortSignal, 'aborted'>(AbortSignal.prototype, 'aborted', signal);
     const poll = (): void => {
-      if (!nativeAborted() && Atomics.load(flag, ABORT_TASK) === (id | 0)) {
-        controller.abort(stopReason(Atomics.load(flag, ABORT_KIND) === 2));
-      }
+      if (nativeAborted()) return;
+      const kind = abortKind(shared, id);
+      if (kind !== 0) controller.abort(stopReason(kind === 2));
     };
     Object.defineProperties(signal, {
       aborted: {
@@ -480,7 +487,7 @@ let initFailed = false;
 
 async function init(message: Extract<ParentMessage, { t: 'init' }>): Promise<void> {
   key = message.key;
-  abortFlag = message.abortFlag;
+  cells = message.cells;
   if (message.initializer !== undefined) {
     defs.set(message.initializer.id, message.initializer);
     try {
@@ -504,7 +511,10 @@ function onMessage(message: ParentMessage): void {
       if (message.defs !== undefined) for (const def of message.defs) defs.set(def.id, def);
       if (initFailed) return;
       if (message.controlled !== undefined) {
-        prepareControlled(firstTaskId(message.tasks), message.controlled.progress);
+        const controlled = message.controlled;
+        for (let i = 0; i < controlled.length; i += 2) {
+          prepareControlled(controlled[i]!, controlled[i + 1] === 1);
+        }
       }
       backlog.push({
         tasks: message.tasks,
