@@ -9,6 +9,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import type { TaskWorker } from './worker.js';
 
 const HELP = `Usage: concurrent-futures worker --redis URL --queue NAME --tasks FILE[=ID] [options]
 
@@ -86,6 +87,39 @@ async function main(argv: string[]): Promise<void> {
   if (pool !== 'interpreter' && pool !== 'process') {
     fail(`--pool must be 'interpreter' or 'process', got '${pool}'`);
   }
+  // Signals are handled from before the first wait: a worker that cannot reach
+  // Redis retries until it answers, and must still stop when asked.
+  const starting = new AbortController();
+  let worker: TaskWorker | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      process.stderr.write(`concurrent-futures worker: ${signal}: stopping now\n`);
+      if (worker === undefined) process.exit(1);
+      void worker.close({ force: true }).finally(() => process.exit(1));
+    } else if (worker === undefined) {
+      process.stderr.write(
+        `concurrent-futures worker: ${signal}: stopping before taking any job (${signal} again to stop now)\n`,
+      );
+      starting.abort();
+    } else {
+      process.stderr.write(
+        `concurrent-futures worker: ${signal}: finishing the running jobs (${signal} again to stop now)\n`,
+      );
+      worker.close().then(
+        () => {
+          if (signals === 1) process.exit(0);
+        },
+        (error: unknown) => {
+          process.stderr.write(`concurrent-futures worker: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   const { moduleUrl } = await import('./worker.js');
   const { defaultModuleId } = await import('./protocol.js');
   const tasks: Record<string, string> = {};
@@ -107,7 +141,6 @@ async function main(argv: string[]): Promise<void> {
     fail((error as Error).message);
   }
   const { TaskWorker } = await import('./worker.js');
-  let worker;
   try {
     worker = await TaskWorker.start({
       connection: values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -120,35 +153,19 @@ async function main(argv: string[]): Promise<void> {
       maxPayloadBytes: count(values['max-payload-bytes'], '--max-payload-bytes'),
       lockDuration: count(values['lock-duration'], '--lock-duration'),
       stalledInterval: count(values['stalled-interval'], '--stalled-interval'),
+      signal: starting.signal,
     });
   } catch (error) {
+    if (starting.signal.aborted) {
+      // Stopped by a signal before it started: a normal stop.
+      process.stderr.write('concurrent-futures worker: stopped\n');
+      process.exit(0);
+    }
     process.stderr.write(
       `concurrent-futures worker: failed to start: ${(error as Error).message}\n`,
     );
     process.exit(1);
   }
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals === 1) {
-      process.stderr.write(
-        `concurrent-futures worker: ${signal}: finishing the running jobs (${signal} again to stop now)\n`,
-      );
-      worker.close().then(
-        () => {
-          if (signals === 1) process.exit(0);
-        },
-        (error: unknown) => {
-          process.stderr.write(`concurrent-futures worker: ${String(error)}\n`);
-          process.exit(1);
-        },
-      );
-    } else {
-      process.stderr.write(`concurrent-futures worker: ${signal}: stopping now\n`);
-      void worker.close({ force: true }).finally(() => process.exit(1));
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
 
 await main(process.argv.slice(2));

@@ -62,6 +62,12 @@ export interface TaskWorkerOptions {
   stalledInterval?: number | undefined;
   /** Receives one line per start, stop and failure; default: stderr. */
   log?: ((line: string) => void) | undefined;
+  /**
+   * Gives up the start: an abort while the worker loads its modules or waits
+   * for Redis (which may be down) closes what it opened, and `start` rejects
+   * with the signal's reason.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 interface LoadedModule {
@@ -130,10 +136,11 @@ export class TaskWorker {
   /** Loads the task modules (failing at once if one does not load), then takes jobs. */
   static async start(options: TaskWorkerOptions): Promise<TaskWorker> {
     const { bullmq } = dependencies();
+    const signal = options.signal;
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const prefix = options.prefix ?? 'bull';
     const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    const modules = await loadModules(options.tasks);
+    const modules = await unlessAborted(loadModules(options.tasks), signal);
     const ids = [...modules.keys()].join(', ');
     const pool =
       options.pool === 'process'
@@ -210,14 +217,22 @@ export class TaskWorker {
     worker.on('error', (error) => {
       log(`concurrent-futures worker: ${error.message}`);
     });
-    // Aborts from executors (a call's signal, a deadline, shutdown with abortRunning).
-    await subscriber.subscribe(`${prefix}:${options.queue}:cf:cancel`);
-    subscriber.on('message', (_channel: string, jobId: string) => {
-      worker.cancelJob(jobId, 'aborted by the executor');
-    });
     const self = new TaskWorker(worker, pool, client, subscriber, log);
-    void worker.run().catch((error: unknown) => log(`concurrent-futures worker: ${String(error)}`));
-    await worker.waitUntilReady();
+    try {
+      // Aborts from executors (a call's signal, a deadline, shutdown with abortRunning).
+      // This wait, and the next, last as long as Redis cannot be reached: `signal` gives them up.
+      await unlessAborted(subscriber.subscribe(`${prefix}:${options.queue}:cf:cancel`), signal);
+      subscriber.on('message', (_channel: string, jobId: string) => {
+        worker.cancelJob(jobId, 'aborted by the executor');
+      });
+      void worker
+        .run()
+        .catch((error: unknown) => log(`concurrent-futures worker: ${String(error)}`));
+      await unlessAborted(worker.waitUntilReady(), signal);
+    } catch (error) {
+      await self.#release();
+      throw error;
+    }
     log(
       `concurrent-futures worker: started on queue '${options.queue}' (prefix '${prefix}'), ` +
         `${options.pool ?? 'interpreter'} pool of ${pool.maxWorkers}, concurrency ${concurrency}, ` +
@@ -247,6 +262,14 @@ export class TaskWorker {
     if (!this.#abandoned) this.#log('concurrent-futures worker: stopped');
   }
 
+  /** Closes what {@link TaskWorker.start} opened, when it gives up: no job was taken. */
+  async #release(): Promise<void> {
+    this.#client.disconnect();
+    this.#subscriber.disconnect();
+    await this.#worker.close(true).catch(() => {});
+    await this.#pool.shutdown();
+  }
+
   /**
    * Leaves the running jobs as they are: the connection goes first, so that
    * nothing about them is written (no outcome of a killed task), their locks
@@ -264,6 +287,18 @@ export class TaskWorker {
     ]);
     this.#log('concurrent-futures worker: stopped now; the jobs it held run again elsewhere');
   }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    // What is given up may still fail later (a disconnected client): that goes nowhere.
+    void promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** The queue name, checked as the executor checks it. */

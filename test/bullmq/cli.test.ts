@@ -2,7 +2,7 @@
  * The worker command, as users run it: `--help`, flag errors, a task module
  * that does not load, one log line per start, stop and failure, SIGTERM
  * (finish the running jobs) and a second SIGTERM (stop now: the jobs run again
- * elsewhere once their locks expire).
+ * elsewhere once their locks expire), SIGTERM while Redis cannot be reached.
  */
 
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BullMQExecutor } from 'concurrent-futures/bullmq';
 import { rejection } from '../helpers.js';
 import { makeLatch } from '../pool/helpers.js';
-import { startRedis, type RedisServer } from './redis.js';
+import { freePort, startRedis, type RedisServer } from './redis.js';
 import {
   TASKS_FILE,
   TIMEOUT,
@@ -141,6 +141,30 @@ void describe('the worker command: running', () => {
     }
   });
 
+  test('SIGTERM while it waits for a Redis that cannot be reached: it stops as usual, exit 0', async () => {
+    const nobody = `redis://127.0.0.1:${await freePort()}`;
+    const w = track(
+      spawnWorker([
+        'worker',
+        '--redis',
+        nobody,
+        '--queue',
+        queueName('cli-no-redis'),
+        '--tasks',
+        `${TASKS_FILE}=cftest`,
+        '--max-workers',
+        '1',
+      ]),
+    );
+    // Its first failed connection attempt: it is past loading, waiting for Redis.
+    await waitForOutput(w, 'ECONNREFUSED');
+    w.child.kill('SIGTERM');
+    assert.equal(await w.exited, 0, w.stderr());
+    assert.match(w.stderr(), /SIGTERM: stopping before taking any job/);
+    assert.match(w.stderr(), /concurrent-futures worker: stopped\n$/);
+    assert.doesNotMatch(w.stderr(), /started on queue/);
+  });
+
   test('a second SIGTERM exits now; another worker runs the interrupted job once its lock expires', async () => {
     const queue = queueName('cli-force');
     const fast = ['--lock-duration', '2000', '--stalled-interval', '500'];
@@ -167,5 +191,3 @@ void describe('the worker command: running', () => {
     }
   });
 });
-
-void TASKS_FILE;

@@ -1,7 +1,8 @@
 /**
  * Lifecycle: an executor that is never shut down does not keep its process
- * alive (unused, after its work, or with Redis gone); Redis's eviction policy
- * is checked; bad options are typed errors at construction.
+ * alive (unused, after its work, or with Redis gone), nor does a worker's
+ * start given up while Redis is gone; Redis's eviction policy is checked; bad
+ * options are typed errors at construction.
  */
 
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +17,7 @@ import { TIMEOUT, queueName, startWorker, tasks, type WorkerProcess } from './he
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
 const IDLE = fileURLToPath(new URL('./fixtures/idle.ts', import.meta.url));
+const START_ABORTED = fileURLToPath(new URL('./fixtures/start-aborted.ts', import.meta.url));
 
 before(async () => {
   redis = await startRedis();
@@ -53,6 +55,17 @@ void describe('BullMQExecutor: lifecycle', () => {
     assert.equal(run.signal, null, 'killed after 60 s: the reconnection attempts held the process');
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout.trim(), 'error ERR_REDIS_UNAVAILABLE');
+  });
+
+  test('TaskWorker.start given up by its signal while Redis is unreachable: rejects with the reason, leaves nothing open', async () => {
+    const port = await freePort(); // nothing listens there
+    const run = await runNode(
+      ['--import', 'tsx', START_ABORTED, `redis://127.0.0.1:${port}`],
+      60_000,
+    );
+    assert.equal(run.signal, null, 'killed after 60 s: the given-up start left something open');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim(), 'rejected with the reason');
   });
 
   test('a maxmemory-policy other than noeviction is warned about once', async () => {

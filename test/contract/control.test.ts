@@ -101,6 +101,35 @@ forEachExecutor('per-call options', (kind) => {
     },
   );
 
+  void it(
+    'after an await import() the task still finds its call: taskSignal() aborts, reportProgress() arrives',
+    { timeout: TIMEOUT },
+    async () => {
+      const ex = kind.make({ maxWorkers: 1 });
+      try {
+        const id = await ex.submit(tasks.workerId);
+        const controller = new AbortController();
+        let imported!: () => void;
+        const reported = new Promise<void>((resolve) => (imported = resolve));
+        const future = ex
+          .with({
+            signal: controller.signal,
+            onProgress: (value) => value === 'imported' && imported(),
+          })
+          .submit(tasks.sleepAfterImports, 60_000);
+        // The task's own check failing rejects the future: the race reports it.
+        await Promise.race([reported, future]);
+        controller.abort();
+        assert.ok(isAbortError(await rejection(future)));
+        // It saw the abort and stopped by itself: the same worker goes on, none was ended.
+        assert.equal(await ex.submit(tasks.workerId), id);
+        assert.equal(ex.stats().workerDeaths, 0);
+      } finally {
+        await ex.shutdown();
+      }
+    },
+  );
+
   void it('an abort after the future settled changes nothing', { timeout: TIMEOUT }, async () => {
     const ex = kind.make({ maxWorkers: 1 });
     try {
