@@ -360,12 +360,9 @@ async function runScenario(s: Scenario, redis: LocalRedis, index: number): Promi
       withCpu(oursCase(s, executor), s.n, pids(ours), redis.pid),
       withCpu(rawCase(s, queue, events), s.n, pids(raw), redis.pid),
     ];
-    const results = await measure(cases, {
-      n: s.n,
-      runs: 3,
-      warmups: 1,
-      warmupN: Math.max(s.chunksize * 50, Math.floor(s.n / 4)),
-    });
+    // Workers are long-lived: both sides are measured warm (two full-size runs
+    // first), since the first thousands of jobs mostly measure V8 compiling them.
+    const results = await measure(cases, { n: s.n, runs: 5, warmups: 2, warmupN: s.n });
     printThroughput(results, 'raw BullMQ', 'items/s');
     console.log();
     const perThousand = (ms: number | undefined, items: number): string =>

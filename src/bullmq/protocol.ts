@@ -27,6 +27,9 @@ import { MODULE_ID } from '../task-module.js';
 /** The codec's name and version, in every encoded value. */
 export const CODEC = 'v8';
 export const CODEC_VERSION = 1;
+/** The codec of values that JSON carries exactly (see {@link encode}), and its version. */
+export const JSON_CODEC = 'json';
+export const JSON_CODEC_VERSION = 1;
 /** The version of the job layout, in every job's data. */
 export const JOB_VERSION = 1;
 
@@ -34,12 +37,19 @@ export const JOB_VERSION = 1;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
 
 /** A value as it travels in JSON. */
-export interface Encoded {
-  readonly codec: typeof CODEC;
-  readonly v: typeof CODEC_VERSION;
-  /** V8 serialization, base64. */
-  readonly data: string;
-}
+export type Encoded =
+  | {
+      readonly codec: typeof CODEC;
+      readonly v: typeof CODEC_VERSION;
+      /** V8 serialization, base64. */
+      readonly data: string;
+    }
+  | {
+      readonly codec: typeof JSON_CODEC;
+      readonly v: typeof JSON_CODEC_VERSION;
+      /** The value as JSON text: plain data that JSON gives back exactly. */
+      readonly data: string;
+    };
 
 /** A job's `data`: which task to run and its arguments. No code, only names. */
 export interface JobData {
@@ -81,8 +91,21 @@ export function payloadTooLarge(what: string, bytes: number, limit: number): Ran
  * Encodes `value`; throws `TypeError` (`ERR_TASK_NOT_CLONEABLE`) for what V8
  * cannot serialize (functions, symbols) and `RangeError`
  * (`ERR_PAYLOAD_TOO_LARGE`) above `limit` bytes.
+ *
+ * Plain data that JSON gives back exactly (finite numbers but -0, strings,
+ * booleans, null, dense arrays and plain objects of them, no object twice)
+ * travels as JSON text: V8 serialization and base64 on both sides cost more
+ * than the whole of a small job's own work. Anything else goes through V8.
+ * Either way the value is copied now, as it is at the call.
  */
 export function encode(value: unknown, limit: number, what: string): Encoded {
+  if (isExactJson(value)) {
+    const text = JSON.stringify(value);
+    // UTF-8 takes 1 to 3 bytes per UTF-16 unit: count them only when it may matter.
+    const bytes = text.length * 3 <= limit ? text.length : Buffer.byteLength(text);
+    if (bytes > limit) throw payloadTooLarge(what, bytes, limit);
+    return { codec: JSON_CODEC, v: JSON_CODEC_VERSION, data: text };
+  }
   let bytes: Buffer;
   try {
     bytes = serialize(value);
@@ -103,10 +126,21 @@ export function decode(encoded: unknown, limit: number, what: string): unknown {
     throw new ProtocolError(`${what} is not an encoded value`);
   }
   const { codec, v, data } = encoded as Record<string, unknown>;
+  if (codec === JSON_CODEC && v === JSON_CODEC_VERSION) {
+    if (typeof data !== 'string') throw new ProtocolError(`${what} has no data`);
+    // At least one byte per UTF-16 unit.
+    if (data.length > limit) throw payloadTooLarge(what, data.length, limit);
+    try {
+      return JSON.parse(data) as unknown;
+    } catch (error) {
+      throw new ProtocolError(`${what} is not JSON: ${(error as Error).message}`, { cause: error });
+    }
+  }
   if (codec !== CODEC || v !== CODEC_VERSION) {
     throw new ProtocolError(
       `${what} uses codec ${JSON.stringify(codec)} version ${JSON.stringify(v)}; this side reads ` +
-        `${CODEC} version ${CODEC_VERSION}: run the same version of concurrent-futures on both sides`,
+        `${CODEC} version ${CODEC_VERSION} and ${JSON_CODEC} version ${JSON_CODEC_VERSION}: ` +
+        'run the same version of concurrent-futures on both sides',
     );
   }
   if (typeof data !== 'string') throw new ProtocolError(`${what} has no data`);
@@ -121,6 +155,50 @@ export function decode(encoded: unknown, limit: number, what: string): unknown {
       cause: error,
     });
   }
+}
+
+/** Values nested deeper than this go through V8. */
+const JSON_DEPTH = 200;
+
+/** True if `JSON.parse(JSON.stringify(value))` gives back what V8 serialization would. */
+function isExactJson(value: unknown): boolean {
+  let first: object | undefined;
+  let seen: Set<object> | undefined;
+  const exact = (v: unknown, depth: number): boolean => {
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        return true;
+      case 'number':
+        return Number.isFinite(v) && !Object.is(v, -0);
+      case 'object':
+        break;
+      default:
+        return false; // undefined, bigint, symbol, function
+    }
+    if (v === null) return true;
+    if (depth > JSON_DEPTH) return false;
+    // An object met twice is one object to V8 and two copies to JSON.
+    if (first === undefined) first = v;
+    else if (v === first || seen?.has(v) === true) return false;
+    else (seen ??= new Set()).add(v);
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (Array.isArray(v)) {
+      if (proto !== Array.prototype) return false;
+      for (let i = 0; i < v.length; i++) if (!(i in v) || !exact(v[i], depth + 1)) return false;
+      // Named properties on an array: V8 keeps them, JSON does not.
+      return Object.keys(v).length === v.length;
+    }
+    // A toJSON method is a function: refused below.
+    if (proto !== Object.prototype && proto !== null) return false;
+    for (const key of Object.keys(v)) {
+      if (key === '__proto__' || !exact((v as Record<string, unknown>)[key], depth + 1)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  return exact(value, 0);
 }
 
 /** Reads a job's data (worker side); throws {@link ProtocolError} when it is not ours. */
