@@ -19,6 +19,7 @@ import {
 import { Outcomes, type ExecutorStats } from './stats.js';
 import { traceOver, traceStart, traceSubmit } from './tracing.js';
 import { Executor, type ShutdownOptions, type TaskFunction } from './executor.js';
+import { AbortWatch } from './abort-watch.js';
 import { Future } from './future.js';
 import { isThenable } from './thenable.js';
 import { CallQueue } from './call-queue.js';
@@ -133,6 +134,10 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   #calls = 0;
   /** How to stop each running call made with options (its future fails, its signal aborts). */
   readonly #stoppers = new Map<Future<unknown>, (error: unknown) => void>();
+  /** The futures of calls with a signal: queued, cancelled when it aborts; running, failed and stopped. */
+  readonly #aborts = new AbortWatch<Future<unknown>>((future, reason) => {
+    if (!future._cancelAndNotify()) this.#stoppers.get(future)?.(reason);
+  });
   /** The timed calls: submitted at, then started at. */
   readonly #stamps = new Map<Future<unknown>, number>();
 
@@ -214,11 +219,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     const stop = (error: unknown): void => {
       if (future._settle(true, error)) controller.abort(error);
     };
-    const onAbort = (): void => {
-      // Queued: cancelled, it never runs. Running: failed now, asked to stop.
-      if (!future._cancelAndNotify()) stop(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal !== undefined) this.#aborts.add(signal, future);
     const context: TaskContext = {
       signal: controller.signal,
       progress:
@@ -236,7 +237,7 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     let timer: ReturnType<typeof setTimeout> | undefined;
     this.#stoppers.set(future, stop);
     future.addDoneCallback(() => {
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) this.#aborts.delete(signal, future);
       this.#stoppers.delete(future);
     });
     const call = (...callArgs: unknown[]): unknown => {

@@ -20,6 +20,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { AbortWatch } from '../abort-watch.js';
 import {
   RuntimeError,
   TimeoutError,
@@ -174,8 +175,6 @@ interface Entry {
   sent: Promise<unknown> | undefined;
   /** The deadline timer of a call with a timeout, once it runs. */
   timer: NodeJS.Timeout | undefined;
-  /** Removes the abort listener of a call with a signal. */
-  unlisten: (() => void) | undefined;
 }
 
 /**
@@ -217,6 +216,7 @@ export class BullMQExecutor extends Executor {
   #unsent: Entry[] = [];
   /** Every call not settled yet, sent or not, by job id. */
   readonly #pending = new Map<string, Entry>();
+  readonly #aborts = new AbortWatch<Entry>((entry, reason) => this.#abort(entry, reason));
   /** Removals and cancel requests under way (shutdown waits for them). */
   #chores = 0;
   #cursor = '0-0';
@@ -345,7 +345,6 @@ export class BullMQExecutor extends Executor {
       added: false,
       sent: undefined,
       timer: undefined,
-      unlisten: undefined,
     };
     const signal = control?.signal;
     if (signal !== undefined) {
@@ -353,9 +352,7 @@ export class BullMQExecutor extends Executor {
         future._cancelAndNotify();
         return future;
       }
-      const onAbort = (): void => this.#abort(entry, signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      entry.unlisten = () => signal.removeEventListener('abort', onAbort);
+      this.#aborts.add(signal, entry);
     }
     this.#pending.set(jobId, entry);
     if (this.#unsent.push(entry) === 1) queueMicrotask(this.#flush);
@@ -614,7 +611,8 @@ export class BullMQExecutor extends Executor {
   #forget(entry: Entry): void {
     this.#pending.delete(entry.future.jobId);
     clearTimeout(entry.timer);
-    entry.unlisten?.();
+    const signal = entry.control?.signal;
+    if (signal !== undefined) this.#aborts.delete(signal, entry);
     this.#maybeIdle();
   }
 

@@ -34,10 +34,9 @@ export const FUNCTION_CACHE_SIZE = 512;
 export interface TaskExtras {
   readonly transfers: TransferListItem[] | undefined;
   readonly control: Control | undefined;
-  /** A call with options: the worker it is handed to, its deadline timer and abort listener. */
+  /** A call with options: the worker it is handed to, and its deadline or grace timer. */
   worker: PoolWorker | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 /** One submitted call, from the queue to its settlement. */
@@ -68,7 +67,7 @@ export class PoolTask {
     this.extras =
       transfers === undefined && control === undefined
         ? undefined
-        : { transfers, control, worker: undefined, timer: undefined, onAbort: undefined };
+        : { transfers, control, worker: undefined, timer: undefined };
   }
 
   /** True once the future was moved to RUNNING (it stays so if the task is queued again). */

@@ -20,6 +20,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { TimeoutError, argTypeError, codes, type BrokenExecutor } from '../errors.js';
 import type { Control } from '../control.js';
 import { Outcomes, type ExecutorStats } from '../stats.js';
+import { AbortWatch } from '../abort-watch.js';
 import { Future } from '../future.js';
 import { Queue } from '../queue.js';
 import { PoolTask, PoolWorker } from './pool-worker.js';
@@ -119,6 +120,7 @@ export class WorkerPool {
   #exited: (() => void)[] = [];
   readonly #outcomes = new Outcomes();
   #deaths = 0;
+  readonly #aborts = new AbortWatch<PoolTask>((task, reason) => this.#abort(task, reason));
 
   constructor(options: PoolOptions) {
     this.#options = options;
@@ -153,9 +155,7 @@ export class WorkerPool {
         this.#outcomes.cancelled++;
         return future;
       }
-      const onAbort = (): void => this.#abort(task, signal.reason);
-      task.extras!.onAbort = onAbort;
-      signal.addEventListener('abort', onAbort, { once: true });
+      this.#aborts.add(signal, task);
     }
     this.#queue.push(task);
     if (this.#pending++ === 0) this.#setRef(true);
@@ -730,7 +730,6 @@ export class WorkerPool {
 
   /** The call's signal aborted: cancelled while queued; failed at once and stopped while it runs. */
   #abort(task: PoolTask, reason: unknown): void {
-    task.extras!.onAbort = undefined;
     const future = task.future;
     if (!task.claimed) {
       if (future._cancelAndNotify()) this.#scheduleDispatch(); // dispatch drops it from the queue
@@ -803,14 +802,11 @@ export class WorkerPool {
     call.timer = undefined;
   }
 
-  /** A call with options is over: its timers and abort listener go. */
+  /** A call with options is over: its timers go, and its signal is no longer watched. */
   #release(task: PoolTask): void {
     this.#unassign(task);
-    const call = task.extras!;
-    if (call.onAbort !== undefined) {
-      call.control!.signal!.removeEventListener('abort', call.onAbort);
-      call.onAbort = undefined;
-    }
+    const signal = task.control!.signal;
+    if (signal !== undefined) this.#aborts.delete(signal, task);
   }
 
   #breakPool(message: string, cause: unknown): void {

@@ -7,6 +7,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { CancelledError, RuntimeError, TimeoutError, wait } from 'concurrent-futures';
 import { BullMQExecutor, type BullMQFuture } from 'concurrent-futures/bullmq';
@@ -250,6 +251,23 @@ void describe('BullMQExecutor: per-call options', () => {
       latch.release();
       runs.dispose();
     }
+  });
+
+  test('a signal shared by many calls holds one listener; its abort cancels every queued call', async () => {
+    const queue = queueName('shared-signal');
+    await using ex = new BullMQExecutor({ connection: redis.url, queue });
+    const shared = new AbortController();
+    const listeners = (): number => getEventListeners(shared.signal, 'abort').length;
+    // No worker on this queue: every job waits.
+    const futures = Array.from({ length: 100 }, (_, i) =>
+      ex.with({ signal: shared.signal }).submit(tasks.add, i, 1),
+    );
+    assert.equal(listeners(), 1);
+    await until(async () => (await waiting(queue)) === 100, 'the jobs to be added');
+    shared.abort();
+    assert.ok(futures.every((f) => f.cancelled()));
+    assert.equal(listeners(), 0);
+    await until(async () => (await waiting(queue)) === 0, 'the removal of the jobs');
   });
 
   test('a timeout counts from the start, fails with TimeoutError and stops the task on the worker', async () => {

@@ -7,6 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { it } from 'node:test';
 import { TimeoutError, taskModule, type Future } from 'concurrent-futures';
 import { gate, rejection } from '../helpers.js';
@@ -45,6 +46,35 @@ forEachExecutor('per-call options', (kind) => {
         const future = ex.with({ signal: controller.signal }).submit(tasks.identity, 1);
         assert.equal(future.cancelled(), true);
         assert.equal(ex.stats().tasks.cancelled, 1);
+      } finally {
+        await ex.shutdown();
+      }
+    },
+  );
+
+  void it(
+    'a signal shared by many calls: one listener per executor, gone once they are over; its abort reaches them all',
+    { timeout: TIMEOUT },
+    async () => {
+      const ex = kind.make({ maxWorkers: 1 });
+      try {
+        const shared = new AbortController();
+        const view = ex.with({ signal: shared.signal });
+        const listeners = (): number => getEventListeners(shared.signal, 'abort').length;
+        const done = Array.from({ length: 200 }, (_, i) => view.submit(tasks.identity, i));
+        assert.equal(listeners(), 1);
+        assert.deepEqual(await Promise.all(done), [...Array(200).keys()]);
+        assert.equal(listeners(), 0);
+
+        const blocker = ex.submit(tasks.sleepUnlessAborted, 300);
+        const stopped = Array.from({ length: 50 }, (_, i) => view.submit(tasks.identity, i));
+        assert.equal(listeners(), 1);
+        shared.abort();
+        for (const f of stopped) {
+          if (!f.cancelled()) assert.ok(isAbortError(await rejection(f)));
+        }
+        assert.equal(await blocker, 'slept');
+        assert.equal(listeners(), 0);
       } finally {
         await ex.shutdown();
       }
