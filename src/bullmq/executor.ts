@@ -14,7 +14,11 @@
  *   worker's reason.
  * - when events may have been lost (a reconnect, a stream trimmed past the
  *   cursor) the reader reconciles: it reads the stored state of every job it
- *   still waits for, and fails those that vanished.
+ *   still waits for, and fails those that vanished. It also reconciles after
+ *   a silence (no event about its calls for {@link SILENCE_READS} reads, then
+ *   twice as long each time, up to {@link MAX_SILENCE_READS}): a job that
+ *   vanished without an event, in a way no reconnect or gap revealed, fails
+ *   all the same.
  *
  * @internal
  */
@@ -132,6 +136,10 @@ const JOB_OPTIONS = ['priority', 'lifo', 'removeOnComplete', 'removeOnFail'];
 const QUEUE_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 /** How long the reader blocks waiting for an event before it looks at its work again. */
 const BLOCK_MS = 5000;
+/** Reads in a row without an event after which the reader reconciles (about 10 s)... */
+const SILENCE_READS = 2;
+/** ...then after twice as many each time, up to this many (about 5 minutes). */
+const MAX_SILENCE_READS = 64;
 /** Jobs whose stored state one reconciliation round trip reads. */
 const RECONCILE_BATCH = 1000;
 
@@ -452,6 +460,8 @@ export class BullMQExecutor extends Executor {
   /** The one reader: follows the events while calls are pending; reconciles when events may be lost. */
   async #read(): Promise<void> {
     let failures = 0;
+    let silentReads = 0;
+    let silenceLimit = SILENCE_READS;
     try {
       while (this.#pending.size > 0 && this.#closing === undefined) {
         try {
@@ -464,8 +474,17 @@ export class BullMQExecutor extends Executor {
           const batch = await this.#engine.readEvents(this.#cursor, BLOCK_MS);
           failures = 0;
           this.#cursor = batch.cursor;
-          for (const event of batch.events) this.#onEvent(event);
+          let heard = false;
+          for (const event of batch.events) heard = this.#onEvent(event) || heard;
           if (batch.gap) this.#reconcile = true;
+          if (heard) {
+            silentReads = 0;
+            silenceLimit = SILENCE_READS;
+          } else if (++silentReads >= silenceLimit) {
+            silentReads = 0;
+            silenceLimit = Math.min(silenceLimit * 2, MAX_SILENCE_READS);
+            this.#reconcile = true;
+          }
         } catch {
           if (this.#closing !== undefined) break;
           // A command that failed (not one that waits for Redis: those never fail here).
@@ -481,22 +500,24 @@ export class BullMQExecutor extends Executor {
     }
   }
 
-  #onEvent(event: JobEvent): void {
+  /** Applies one event; true if it concerned a call this executor waits for. */
+  #onEvent(event: JobEvent): boolean {
     const entry = this.#pending.get(event.jobId);
-    if (entry === undefined) return;
+    if (entry === undefined) return false;
     switch (event.kind) {
       case 'active':
         this.#started(entry);
-        return;
+        break;
       case 'completed':
         this.#complete(entry, event.returnvalue);
-        return;
+        break;
       case 'failed':
         this.#fail(entry, event.reason);
-        return;
+        break;
       case 'removed':
         this.#lost(entry, 'was removed from the queue by someone else');
     }
+    return true;
   }
 
   async #reconcileAll(): Promise<void> {

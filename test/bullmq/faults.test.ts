@@ -165,26 +165,75 @@ void describe('BullMQExecutor: faults', () => {
     }
   });
 
-  test('a job that vanishes fails its future with ERR_JOB_LOST: removed by someone else, or lost in a reconnect', async () => {
-    const queue = queueName('vanish');
+  test('a job that vanishes with no event and no reconnect fails with ERR_JOB_LOST after a silence', async () => {
+    const queue = queueName('silent');
     await using ex = new BullMQExecutor({ connection: redis.url, queue }); // no worker: jobs wait
-    const removed = ex.submit(tasks.add, 1, 1) as BullMQFuture<number>;
-    const deleted = ex.submit(tasks.add, 2, 2) as BullMQFuture<number>;
-    await until(async () => (await client.llen(`bull:${queue}:wait`)) === 2, 'the jobs');
-    // Removed through BullMQ (a 'removed' event).
-    const { Queue } = await import('bullmq');
-    const other = new Queue(queue, { connection: client });
-    await other.remove(removed.jobId);
-    const error = (await rejection(removed)) as Error & { code: string };
-    assert.equal(error.code, 'ERR_JOB_LOST');
-    assert.match(error.message, /removed from the queue by someone else/);
-    // Deleted behind BullMQ's back (no event); then our connections drop and reconnect.
-    await client.del(`bull:${queue}:${deleted.jobId}`);
-    await client.lrem(`bull:${queue}:wait`, 0, deleted.jobId);
-    await client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-    const lost = (await rejection(deleted)) as Error & { code: string };
+    const f = ex.submit(tasks.add, 3, 3) as BullMQFuture<number>;
+    await until(async () => (await client.llen(`bull:${queue}:wait`)) === 1, 'the job');
+    // Behind BullMQ's back: no event is written, and every connection stays up.
+    await client.del(`bull:${queue}:${f.jobId}`);
+    await client.lrem(`bull:${queue}:wait`, 0, f.jobId);
+    const lost = (await rejection(f)) as Error & { code: string };
     assert.equal(lost.code, 'ERR_JOB_LOST');
     assert.match(lost.message, /vanished from Redis/);
-    await other.close();
+    assert.ok(reconciliations(ex) >= 1);
+  });
+
+  test('a job that vanishes fails its future with ERR_JOB_LOST: removed by someone else, or lost in a reconnect', async () => {
+    const queue = queueName('vanish');
+    const ex = new BullMQExecutor({ connection: redis.url, queue }); // no worker: jobs wait
+    const { Queue } = await import('bullmq');
+    const other = new Queue(queue, { connection: client });
+    try {
+      const removed = ex.submit(tasks.add, 1, 1) as BullMQFuture<number>;
+      const deleted = ex.submit(tasks.add, 2, 2) as BullMQFuture<number>;
+      await until(async () => (await client.llen(`bull:${queue}:wait`)) === 2, 'the jobs');
+      // Removed through BullMQ (a 'removed' event).
+      await other.remove(removed.jobId);
+      const error = (await rejectionWithin(ex, removed, 'the removed job')) as Error & {
+        code: string;
+      };
+      assert.equal(error.code, 'ERR_JOB_LOST');
+      assert.match(error.message, /removed from the queue by someone else/);
+      // Deleted behind BullMQ's back (no event); then our connections drop and reconnect.
+      await client.del(`bull:${queue}:${deleted.jobId}`);
+      await client.lrem(`bull:${queue}:wait`, 0, deleted.jobId);
+      await client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      const lost = (await rejectionWithin(ex, deleted, 'the deleted job')) as Error & {
+        code: string;
+      };
+      assert.equal(lost.code, 'ERR_JOB_LOST');
+      assert.match(lost.message, /vanished from Redis/);
+    } finally {
+      // A future still pending after a failure must not hold the file open: cancelled.
+      await ex.shutdown({ cancelFutures: true });
+      await other.close();
+    }
   });
 });
+
+/**
+ * The future's rejection; if it does not come within a minute, fails saying
+ * what the executor saw, so that a rare failure in CI can be read.
+ */
+async function rejectionWithin(
+  ex: BullMQExecutor,
+  future: Future<unknown>,
+  what: string,
+): Promise<unknown> {
+  const deadline = performance.now() + 60_000;
+  while (!future.done()) {
+    if (performance.now() > deadline) {
+      throw new Error(
+        `${what} never settled: ${String(future)}, after ${reconciliations(ex)} reconciliations`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return rejection(future);
+}
+
+/** How many times the executor's reader reconciled (an internal counter, for tests). */
+function reconciliations(ex: BullMQExecutor): number {
+  return (ex as unknown as { _reconciliations: number })._reconciliations;
+}
