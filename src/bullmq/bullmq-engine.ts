@@ -76,6 +76,21 @@ export function compareIds(a: string, b: string): number {
 
 type StreamEntry = [id: string, fields: string[]];
 
+/**
+ * From an XINFO STREAM reply (field, value, ...): true if entries after
+ * `cursor` may have been removed from the stream.
+ */
+function lostSince(info: unknown[], cursor: string): boolean {
+  const field = (name: string): unknown => {
+    const at = info.indexOf(name);
+    return at === -1 ? undefined : info[at + 1];
+  };
+  const maxDeleted = field('max-deleted-entry-id');
+  if (typeof maxDeleted === 'string') return compareIds(maxDeleted, cursor) > 0;
+  const first = (field('first-entry') as StreamEntry | null | undefined)?.[0];
+  return typeof first === 'string' && compareIds(first, cursor) > 0;
+}
+
 function parseEvent(fields: string[]): JobEvent | undefined {
   let event: string | undefined;
   let jobId: string | undefined;
@@ -249,28 +264,28 @@ export class BullMQEngine implements JobEngine {
 
   async readEvents(cursor: string, blockMs: number): Promise<EventBatch> {
     const key = this.#keys.events;
-    // One round trip, two commands: the blocking read, and the stream's first
-    // entry, pipelined on the same connection so that Redis runs it the moment
-    // the read returns. Trimming only removes the oldest entries: if the first
-    // entry is after the cursor now, entries after the cursor may have been
-    // trimmed before the read (a gap); if it is not, nothing was. A trim just
-    // after the read is reported as a gap too, which only costs a
-    // reconciliation (the stored state is read), never a lost event. (A
-    // MULTI of XRANGE and XREAD, then a blocking XREAD and the MULTI again
-    // when nothing was there, cost about four times the commands.)
+    // One round trip, two commands: the blocking read, and XINFO STREAM,
+    // pipelined on the same connection so that Redis runs it the moment the
+    // read returns. Redis 7 reports the largest id ever trimmed or deleted: if
+    // it is after the cursor, events this reader had not read are gone (a
+    // gap). Older Redis reports only the first entry: if it is after the
+    // cursor, entries may have been trimmed (or the stream is new: a false
+    // alarm). Either way a gap only costs a reconciliation (the stored state
+    // is read), never a lost event; a trim just after the read is reported
+    // too. (A MULTI of XRANGE and XREAD, then a blocking XREAD and the MULTI
+    // again when nothing was there, cost about four times the commands.)
     const replies = await this.#reader
       .pipeline()
       .xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', key, cursor)
-      .xrange(key, '-', '+', 'COUNT', 1)
+      .xinfo('STREAM', key)
       .exec();
     if (replies === null) throw new Error('the events read was aborted');
-    const [readReply, firstReply] = replies;
+    const [readReply, infoReply] = replies;
     if (readReply![0] !== null) throw readReply![0];
-    if (firstReply![0] !== null) throw firstReply![0];
     const streams = readReply![1] as [string, StreamEntry[]][] | null;
     const entries = streams?.[0]?.[1] ?? [];
-    const first = (firstReply![1] as StreamEntry[])[0]?.[0];
-    const gap = first !== undefined && compareIds(first, cursor) > 0;
+    // No stream (an error): nothing was ever written, so nothing was trimmed.
+    const gap = infoReply![0] === null && lostSince(infoReply![1] as unknown[], cursor);
     const events: JobEvent[] = [];
     for (const [, fields] of entries) {
       const event = parseEvent(fields);
