@@ -90,7 +90,7 @@ void describe('calls with a signal on worker threads share the thread', () => {
   );
 
   void it(
-    'two calls stopped on one thread: each sync loop sees its own abort; nothing is ended',
+    'two calls stopped on one thread: the running loop sees its own abort in the second slot, the call behind it never starts; nothing is ended',
     { timeout: TIMEOUT },
     async () => {
       const ex = new InterpreterPoolExecutor({ maxWorkers: 1 });
@@ -107,9 +107,11 @@ void describe('calls with a signal on worker threads share the thread', () => {
           .submit(tasks.spinUntilAborted, latch.latch, runs, 1);
         await latch.started();
         assert.equal(second.running(), true, 'handed to the thread behind the first');
-        // Both in one turn: the first loop reads its abort after the second was recorded too.
-        a.abort();
+        // The waiting call first: its abort takes a slot, so the running loop must find its own
+        // abort in another one. (The other order races the thread, which runs in parallel: the
+        // first loop may end and the thread start the second call between the two aborts.)
         b.abort();
+        a.abort();
         assert.ok(isAbortError(await rejection(first)));
         assert.ok(isAbortError(await rejection(second)));
         assert.equal(await ex.submit(tasks.echo, 'next'), 'next');
