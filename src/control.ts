@@ -73,6 +73,23 @@ export function checkCallOptions(
   return { signal, timeout, gracePeriod, onProgress: o.onProgress };
 }
 
+/**
+ * @internal The control of a call its caller stops through the executor
+ * (`ParallelExecutor._stop`) rather than with a signal: `timeout` (ms, or
+ * Infinity) is already checked.
+ */
+export function stoppableControl(
+  timeout: number,
+  defaults: { timeout: number; gracePeriod: number },
+): Control {
+  return {
+    signal: undefined,
+    timeout: timeout === Infinity ? defaults.timeout : timeout,
+    gracePeriod: defaults.gracePeriod,
+    onProgress: undefined,
+  };
+}
+
 /** @internal The executor-wide defaults of per-call options, from an executor's constructor options. */
 export function checkCallDefaults(options: { taskTimeout?: unknown; gracePeriod?: unknown }): {
   timeout: number;

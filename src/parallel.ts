@@ -213,6 +213,14 @@ export abstract class ParallelExecutor extends Executor {
   }
 
   /**
+   * @internal Stops a call made with options (by `_submitControlled` or
+   * `_submitChunk`) as an abort of its signal would; false if it is over.
+   */
+  _stop(future: Future<unknown>, reason: unknown): boolean {
+    return this.#pool.stop(future, reason);
+  }
+
+  /**
    * Calls `listener` with each event of kind `type`: `workerStart`,
    * `workerExit` (with the exit code or signal and the reason) and `broken`.
    * Listeners run synchronously; one that throws is reported on stderr.

@@ -19,7 +19,8 @@ import type { Redis } from 'ioredis';
 import { InterpreterPoolExecutor } from '../interpreter.js';
 import { ProcessPoolExecutor } from '../process.js';
 import type { ParallelExecutor } from '../parallel.js';
-import { checkCallOptions } from '../control.js';
+import { stoppableControl } from '../control.js';
+import { checkTimeout } from '../validate.js';
 import type { Future } from '../future.js';
 import { importModule } from '../pool/import-module.js';
 import { encodeError } from '../pool/wire-error.js';
@@ -152,11 +153,14 @@ export class TaskWorker {
     client.on('error', () => {});
     subscriber.on('error', () => {});
 
-    const processor = async (
-      job: Job,
-      _token?: string,
-      signal?: AbortSignal,
-    ): Promise<JobOutcome> => {
+    /**
+     * The calls running for jobs, by job id, so that an executor's cancel
+     * request stops its job's call. (The processor takes no BullMQ signal:
+     * BullMQ would make an AbortController per job, which costs more than a
+     * small task, for cancels that come only from us.)
+     */
+    const running = new Map<string, Future<unknown>>();
+    const processor = async (job: Job): Promise<JobOutcome> => {
       const { UnrecoverableError } = bullmq;
       let data;
       try {
@@ -186,20 +190,23 @@ export class TaskWorker {
       } catch (error) {
         throw new UnrecoverableError((error as Error).message);
       }
-      const control = checkCallOptions(
-        { signal, timeout: data.timeout },
+      const control = stoppableControl(
+        checkTimeout(data.timeout, 'the job timeout'),
         pool._callDefaults(),
-        'job',
       );
       let future: Future<unknown>;
       if (data.chunk) future = pool._submitChunk(fn, args as Chunk, control);
       else future = pool._submitControlled(control, fn, args as unknown[]);
+      const jobId = job.id!;
+      running.set(jobId, future);
       try {
         const value = await future;
         return { ok: true, value: encode(value, maxPayload, `the result of ${data.fn}`) };
       } catch (error) {
         // A task's exception is its outcome: the job completes with it (never retried).
         return { ok: false, error: encodeFailure(error, maxPayload) };
+      } finally {
+        if (running.get(jobId) === future) running.delete(jobId);
       }
     };
 
@@ -223,7 +230,10 @@ export class TaskWorker {
       // This wait, and the next, last as long as Redis cannot be reached: `signal` gives them up.
       await unlessAborted(subscriber.subscribe(`${prefix}:${options.queue}:cf:cancel`), signal);
       subscriber.on('message', (_channel: string, jobId: string) => {
-        worker.cancelJob(jobId, 'aborted by the executor');
+        const future = running.get(jobId);
+        if (future !== undefined) {
+          pool._stop(future, new DOMException('aborted by the executor', 'AbortError'));
+        }
       });
       void worker
         .run()

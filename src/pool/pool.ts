@@ -121,6 +121,8 @@ export class WorkerPool {
   readonly #outcomes = new Outcomes();
   #deaths = 0;
   readonly #aborts = new AbortWatch<PoolTask>((task, reason) => this.#abort(task, reason));
+  /** The calls made with options, until they are over: {@link WorkerPool.stop} finds them here. */
+  readonly #controlled = new Map<Future<unknown>, PoolTask>();
 
   constructor(options: PoolOptions) {
     this.#options = options;
@@ -157,6 +159,7 @@ export class WorkerPool {
       }
       this.#aborts.add(signal, task);
     }
+    if (control !== undefined) this.#controlled.set(future, task);
     this.#queue.push(task);
     if (this.#pending++ === 0) this.#setRef(true);
     this.#scheduleDispatch();
@@ -164,6 +167,18 @@ export class WorkerPool {
       traceSubmit.publish({ future, name: def.name, executor: this.#options.name });
     }
     return future;
+  }
+
+  /**
+   * Stops a call made with options as an abort of its signal would (a caller
+   * that must stop single calls, such as the BullMQ worker, need not make an
+   * AbortSignal for each); false if the call is over or was made without options.
+   */
+  stop(future: Future<unknown>, reason: unknown): boolean {
+    const task = this.#controlled.get(future);
+    if (task === undefined) return false;
+    this.#abort(task, reason);
+    return true;
   }
 
   /** A snapshot of the pool's figures. */
@@ -805,6 +820,7 @@ export class WorkerPool {
   /** A call with options is over: its timers go, and its signal is no longer watched. */
   #release(task: PoolTask): void {
     this.#unassign(task);
+    this.#controlled.delete(task.future);
     const signal = task.control!.signal;
     if (signal !== undefined) this.#aborts.delete(signal, task);
   }

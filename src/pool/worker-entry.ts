@@ -190,7 +190,7 @@ function settle(id: number, status: number, value: unknown): void {
   }
   writeResult(results, id, status, value);
   resultTransfers.push(transfers);
-  if (controllers.size > 0 && controllers.delete(id)) contexts.delete(id);
+  if (contexts.size > 0) contexts.delete(id);
   if (!flushScheduled) {
     flushScheduled = true;
     queueMicrotask(flush);
@@ -368,12 +368,13 @@ function runBatch(pending: Pending): boolean {
       return false;
     }
     const context = pending.controlled ? contexts.get(id) : undefined;
+    const stopped = context?.stoppedFor();
     if (context === undefined) {
       runWith(fn, id, fnId, args);
-    } else if (context.signal.aborted) {
-      // Stopped before it could start (its module was still loading): it never runs.
+    } else if (stopped !== undefined) {
+      // Stopped before its turn (behind other tasks, or while its module loaded): it never runs.
       started++;
-      settle(id, FAILED, encodeError(context.signal.reason));
+      settle(id, FAILED, encodeError(stopped.reason));
     } else {
       taskContexts().run(context, runWith, fn, id, fnId, args);
     }
@@ -396,8 +397,8 @@ function isShort(fnId: number): boolean {
 
 /** Worker threads: the memory shared with the parent (see `ControlCells` in protocol.ts). */
 let cells: ControlCells | undefined;
-const controllers = new Map<number, AbortController>();
-const contexts = new Map<number, TaskContext>();
+/** The calls made with options that this worker holds, until they settle. */
+const contexts = new Map<number, CallContext>();
 /** The latest progress value of each call since the last message. */
 const progress = new Map<number, unknown>();
 let lastProgressSent = 0;
@@ -410,39 +411,76 @@ function stopReason(timedOut: boolean): Error {
     : new DOMException('This operation was aborted', 'AbortError');
 }
 
-/** Sets up the signal and context of a call made with options, before it starts. */
-function prepareControlled(id: number, reportsProgress: boolean): void {
-  const controller = new AbortController();
-  const signal = controller.signal;
-  controllers.set(id, controller);
-  const shared = cells;
-  if (shared !== undefined) {
-    // A synchronous loop never sees the 'abort' message: let the signal read shared memory.
-    const nativeAborted = (): boolean =>
-      Reflect.get<AbortSignal, 'aborted'>(AbortSignal.prototype, 'aborted', signal);
-    const poll = (): void => {
-      if (nativeAborted()) return;
-      const kind = abortKind(shared, id);
-      if (kind !== 0) controller.abort(stopReason(kind === 2));
-    };
-    Object.defineProperties(signal, {
-      aborted: {
-        get: () => {
-          poll();
-          return nativeAborted();
-        },
-      },
-      throwIfAborted: {
-        value: () => {
-          poll();
-          AbortSignal.prototype.throwIfAborted.call(signal);
-        },
-      },
-    });
+/**
+ * What a call made with options sees of itself (`taskSignal()`,
+ * `reportProgress()`). Its AbortSignal is made the first time the task asks
+ * for it: most tasks never do, and a signal costs more than the call of a
+ * small task.
+ */
+class CallContext implements TaskContext {
+  readonly progress: ((value: unknown) => void) | undefined;
+  readonly #id: number;
+  #controller: AbortController | undefined;
+  /** Set when the call was stopped before its signal was made. */
+  #stopped: { reason: unknown } | undefined;
+
+  constructor(id: number, reportsProgress: boolean) {
+    this.#id = id;
+    this.progress = reportsProgress ? (value) => recordProgress(id, value) : undefined;
   }
-  contexts.set(id, {
-    signal,
-    progress: reportsProgress ? (value) => recordProgress(id, value) : undefined,
+
+  get signal(): AbortSignal {
+    if (this.#controller !== undefined) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    if (this.#stopped !== undefined) controller.abort(this.#stopped.reason);
+    else if (cells !== undefined) pollSharedMemory(controller, cells, this.#id);
+    return controller.signal;
+  }
+
+  /** The parent stopped the call (its message came). */
+  stop(reason: unknown): void {
+    if (this.#controller !== undefined) this.#controller.abort(reason);
+    else this.#stopped ??= { reason };
+  }
+
+  /** Why the call was stopped, or undefined if it was not (yet): read before it starts. */
+  stoppedFor(): { reason: unknown } | undefined {
+    if (this.#controller !== undefined) {
+      const signal = this.#controller.signal;
+      return signal.aborted ? { reason: signal.reason } : undefined;
+    }
+    if (this.#stopped === undefined && cells !== undefined) {
+      const kind = abortKind(cells, this.#id);
+      if (kind !== 0) this.#stopped = { reason: stopReason(kind === 2) };
+    }
+    return this.#stopped;
+  }
+}
+
+/** Worker threads: a synchronous loop never sees the 'abort' message, so the signal reads shared memory. */
+function pollSharedMemory(controller: AbortController, shared: ControlCells, id: number): void {
+  const signal = controller.signal;
+  const nativeAborted = (): boolean =>
+    Reflect.get<AbortSignal, 'aborted'>(AbortSignal.prototype, 'aborted', signal);
+  const poll = (): void => {
+    if (nativeAborted()) return;
+    const kind = abortKind(shared, id);
+    if (kind !== 0) controller.abort(stopReason(kind === 2));
+  };
+  Object.defineProperties(signal, {
+    aborted: {
+      get: () => {
+        poll();
+        return nativeAborted();
+      },
+    },
+    throwIfAborted: {
+      value: () => {
+        poll();
+        AbortSignal.prototype.throwIfAborted.call(signal);
+      },
+    },
   });
 }
 
@@ -513,7 +551,7 @@ function onMessage(message: ParentMessage): void {
       if (message.controlled !== undefined) {
         const controlled = message.controlled;
         for (let i = 0; i < controlled.length; i += 2) {
-          prepareControlled(controlled[i]!, controlled[i + 1] === 1);
+          contexts.set(controlled[i]!, new CallContext(controlled[i]!, controlled[i + 1] === 1));
         }
       }
       backlog.push({
@@ -528,7 +566,7 @@ function onMessage(message: ParentMessage): void {
       void init(message);
       return;
     case 'abort':
-      controllers.get(message.id)?.abort(message.reason ?? stopReason(message.timedOut));
+      contexts.get(message.id)?.stop(message.reason ?? stopReason(message.timedOut));
       return;
     case 'close':
       exitWhenFlushed();

@@ -14,7 +14,9 @@ import {
   BrokenInterpreterPool,
   InterpreterPoolExecutor,
   ProcessPoolExecutor,
+  type Future,
 } from 'concurrent-futures';
+import { stoppableControl, type Control } from '../../src/control.js';
 import { TIMEOUT, makeLatch, rejection, tasks } from './helpers.js';
 
 function isAbortError(error: unknown): boolean {
@@ -201,6 +203,74 @@ void describe('calls with a signal on worker threads share the thread', () => {
     } finally {
       latch.dispose();
       await ex.shutdown();
+    }
+  });
+});
+
+/** The internals the BullMQ worker runs and stops its jobs' calls with. */
+interface StopInternals {
+  _callDefaults(): { timeout: number; gracePeriod: number };
+  _submitControlled(control: Control, fn: unknown, args: unknown[]): Future<unknown>;
+  _stop(future: Future<unknown>, reason: unknown): boolean;
+}
+
+function internals(ex: InterpreterPoolExecutor | ProcessPoolExecutor): StopInternals {
+  return ex as unknown as StopInternals;
+}
+
+void describe('calls stopped through the executor, without a signal (as the BullMQ worker does)', () => {
+  void it(
+    '_stop fails a running call at once and its task sees the abort; a call behind it never runs',
+    { timeout: TIMEOUT },
+    async () => {
+      const pool = new InterpreterPoolExecutor({ maxWorkers: 1 });
+      const ex = internals(pool);
+      const latch = makeLatch('sab');
+      const runs = sharedCounts(2);
+      try {
+        const control = stoppableControl(Infinity, ex._callDefaults());
+        const running = ex._submitControlled(control, tasks.spinUntilAborted, [
+          latch.latch,
+          runs,
+          0,
+        ]);
+        const behind = ex._submitControlled(control, tasks.countRun, [runs, 1, 'ran']);
+        await latch.started();
+        assert.equal(behind.running(), true, 'handed to the thread behind the first');
+        const reason = new Error('stopped by its caller');
+        assert.equal(ex._stop(behind, reason), true);
+        assert.equal(ex._stop(running, reason), true);
+        assert.equal(await rejection(running), reason);
+        assert.equal(await rejection(behind), reason);
+        assert.equal(await pool.submit(tasks.echo, 'next'), 'next');
+        assert.equal(Atomics.load(runs, 1), 0, 'the stopped call behind it ran');
+        assert.equal(pool.stats().workerDeaths, 0, 'the task saw its abort: no thread was ended');
+        assert.equal(ex._stop(running, reason), false, 'a call that is over');
+        assert.equal(ex._stop(pool.submit(tasks.echo, 1), reason), false, 'a call without options');
+      } finally {
+        latch.dispose();
+        await pool.shutdown();
+      }
+    },
+  );
+
+  void it('_stop cancels a call still queued in the parent', { timeout: TIMEOUT }, async () => {
+    const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const ex = internals(pool);
+    const latch = makeLatch('file');
+    const control = stoppableControl(Infinity, ex._callDefaults());
+    try {
+      const first = ex._submitControlled(control, tasks.hold, [latch.latch, 'first']);
+      await latch.started();
+      const queued = ex._submitControlled(control, tasks.echo, ['queued']);
+      assert.equal(queued.running(), false, 'a process runs a call with options alone');
+      assert.equal(ex._stop(queued, new Error('stop')), true);
+      assert.equal(queued.cancelled(), true);
+      latch.release();
+      assert.equal(await first, 'first');
+    } finally {
+      latch.dispose();
+      await pool.shutdown();
     }
   });
 });
