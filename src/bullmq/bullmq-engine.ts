@@ -35,6 +35,8 @@ export interface BullMQEngineOptions {
 
 /** Events read per round trip. */
 const READ_COUNT = 1000;
+/** Reads go on at most this long (ms) without asking Redis whether events were lost. */
+const GAP_CHECK_MS = 1000;
 
 /**
  * Removes a job only if it is waiting (in the wait, paused or prioritized
@@ -94,14 +96,33 @@ type StreamEntry = [id: string, fields: string[]];
 /**
  * From an XINFO STREAM reply (field, value, ...): true if entries after
  * `cursor` may have been removed from the stream.
+ *
+ * Redis 7 tells deletions and trimming apart: `max-deleted-entry-id` is the
+ * largest id XDEL removed (trimming leaves it alone), and a stream that lost
+ * entries to trimming has had more entries added than it holds, the first of
+ * those left being `recorded-first-entry-id`. If that first one is after the
+ * cursor, entries after the cursor may be among the trimmed ones (or the
+ * cursor was the last one trimmed and nothing came between: a false alarm
+ * only a reader a whole stream's length behind can meet). (A stream
+ * made after the cursor, which lost nothing, is no gap: its first read once
+ * counted as one, and the needless reconciliation raced the events.) Older
+ * Redis reports only the first entry: if it is after the cursor, entries may
+ * have been trimmed (or the stream is new: a false alarm, which costs a
+ * reconciliation).
  */
-function lostSince(info: unknown[], cursor: string): boolean {
+export function lostSince(info: unknown[], cursor: string): boolean {
   const field = (name: string): unknown => {
     const at = info.indexOf(name);
     return at === -1 ? undefined : info[at + 1];
   };
   const maxDeleted = field('max-deleted-entry-id');
-  if (typeof maxDeleted === 'string') return compareIds(maxDeleted, cursor) > 0;
+  const recordedFirst = field('recorded-first-entry-id');
+  const added = field('entries-added');
+  if (typeof maxDeleted === 'string' && typeof recordedFirst === 'string') {
+    if (compareIds(maxDeleted, cursor) > 0) return true;
+    const trimmed = typeof added === 'number' && added > Number(field('length'));
+    return trimmed && compareIds(recordedFirst, cursor) > 0;
+  }
   const first = (field('first-entry') as StreamEntry | null | undefined)?.[0];
   return typeof first === 'string' && compareIds(first, cursor) > 0;
 }
@@ -147,6 +168,12 @@ export class BullMQEngine implements JobEngine {
     job: string;
     cancel: string;
   };
+  /**
+   * Whether events were lost is asked of Redis (XINFO STREAM) only now and
+   * then, for everything after `start`: the cursor at the last ask, before
+   * which every event was read. Asking on every read cost more than the read.
+   */
+  readonly #gapWindow = { start: '0-0', cursor: '0-0', read: 0, askedAt: -Infinity, full: false };
   #idle = true;
   #closed = false;
   readonly #reconnectListeners: (() => void)[] = [];
@@ -279,34 +306,60 @@ export class BullMQEngine implements JobEngine {
 
   async readEvents(cursor: string, blockMs: number): Promise<EventBatch> {
     const key = this.#keys.events;
-    // One round trip, two commands: the blocking read, and XINFO STREAM,
-    // pipelined on the same connection so that Redis runs it the moment the
-    // read returns. Redis 7 reports the largest id ever trimmed or deleted: if
-    // it is after the cursor, events this reader had not read are gone (a
-    // gap). Older Redis reports only the first entry: if it is after the
-    // cursor, entries may have been trimmed (or the stream is new: a false
-    // alarm). Either way a gap only costs a reconciliation (the stored state
-    // is read), never a lost event; a trim just after the read is reported
-    // too. (A MULTI of XRANGE and XREAD, then a blocking XREAD and the MULTI
-    // again when nothing was there, cost about four times the commands.)
-    const replies = await this.#reader
-      .pipeline()
-      .xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', key, cursor)
-      .xinfo('STREAM', key)
-      .exec();
+    const window = this.#gapWindow;
+    if (cursor !== window.cursor) {
+      // A reader started afresh (from the stream's end): nothing before its cursor concerns it.
+      window.start = cursor;
+      window.read = 0;
+    }
+    // Redis 7's XINFO STREAM reports the largest id ever trimmed or deleted:
+    // if it is after the window's start, events this reader had not read may
+    // be gone (a gap). Older Redis reports only the first entry: if it is
+    // after the start, entries may have been trimmed (or the stream is new: a
+    // false alarm). Either way a gap costs a reconciliation (the stored state
+    // is read), never a lost event. It is asked with a read that does not
+    // block (so that no wait for events holds up the answer) once a second, after half the stream's length
+    // was read (before the trimming of events already read could pass the
+    // window's start: a false alarm), and after a full batch (the reader is
+    // behind). A deletion is caught by the first ask after it, whenever that
+    // comes, since the window starts before every event not yet read.
+    const now = performance.now();
+    const ask =
+      window.full ||
+      window.read >= this.#options.eventsMaxLen / 2 ||
+      now - window.askedAt >= GAP_CHECK_MS;
+    const pipeline = this.#reader.pipeline();
+    if (ask) {
+      // The answer comes with the read's: a read that asks does not wait for events.
+      pipeline.xinfo('STREAM', key).xread('COUNT', READ_COUNT, 'STREAMS', key, cursor);
+    } else {
+      pipeline.xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', key, cursor);
+    }
+    const replies = await pipeline.exec();
     if (replies === null) throw new Error('the events read was aborted');
-    const [readReply, infoReply] = replies;
-    if (readReply![0] !== null) throw readReply![0];
-    const streams = readReply![1] as [string, StreamEntry[]][] | null;
+    const readReply = replies[ask ? 1 : 0]!;
+    if (readReply[0] !== null) throw readReply[0];
+    const streams = readReply[1] as [string, StreamEntry[]][] | null;
     const entries = streams?.[0]?.[1] ?? [];
-    // No stream (an error): nothing was ever written, so nothing was trimmed.
-    const gap = infoReply![0] === null && lostSince(infoReply![1] as unknown[], cursor);
+    let gap = false;
+    if (ask) {
+      const [error, info] = replies[0]!;
+      // No stream (an error): nothing was ever written, so nothing was trimmed.
+      gap = error === null && lostSince(info as unknown[], window.start);
+      window.start = cursor;
+      window.read = 0;
+      window.askedAt = now;
+    }
     const events: JobEvent[] = [];
     for (const [, fields] of entries) {
       const event = parseEvent(fields);
       if (event !== undefined) events.push(event);
     }
-    return { events, cursor: entries.at(-1)?.[0] ?? cursor, gap };
+    const next = entries.at(-1)?.[0] ?? cursor;
+    window.cursor = next;
+    window.read += entries.length;
+    window.full = entries.length >= READ_COUNT;
+    return { events, cursor: next, gap };
   }
 
   async readOutcomes(jobIds: readonly string[]): Promise<StoredOutcome[]> {

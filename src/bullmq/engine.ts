@@ -9,8 +9,8 @@
  * - `tryRemove` removes a job only while no worker has taken it, atomically:
  *   true means the job will never run.
  * - `readEvents` returns the completion events after a cursor, in order, and
- *   says when events may have been lost since (a `gap`): the caller then
- *   reconciles with `readOutcomes`.
+ *   says when events not yet read may have been lost (a `gap`), at the latest
+ *   a few reads after the loss: the caller then reconciles with `readOutcomes`.
  *
  * @internal
  */

@@ -15,8 +15,8 @@
  * - when events may have been lost (a reconnect, a stream trimmed past the
  *   cursor) the reader reconciles: it reads the stored state of every job it
  *   still waits for, and fails those that vanished. It also reconciles after
- *   a silence (no event about its calls for {@link SILENCE_READS} reads, then
- *   twice as long each time, up to {@link MAX_SILENCE_READS}): a job that
+ *   a silence (no event about its calls for {@link SILENCE_MS}, then twice as
+ *   long each time, up to {@link MAX_SILENCE_MS}): a job that
  *   vanished without an event, in a way no reconnect or gap revealed, fails
  *   all the same.
  *
@@ -136,10 +136,10 @@ const JOB_OPTIONS = ['priority', 'lifo', 'removeOnComplete', 'removeOnFail'];
 const QUEUE_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 /** How long the reader blocks waiting for an event before it looks at its work again. */
 const BLOCK_MS = 5000;
-/** Reads in a row without an event after which the reader reconciles (about 10 s)... */
-const SILENCE_READS = 2;
-/** ...then after twice as many each time, up to this many (about 5 minutes). */
-const MAX_SILENCE_READS = 64;
+/** Milliseconds without an event about its calls after which the reader reconciles... */
+const SILENCE_MS = 10_000;
+/** ...then after twice as long each time, up to this long. */
+const MAX_SILENCE_MS = 320_000;
 /** Jobs whose stored state one reconciliation round trip reads. */
 const RECONCILE_BATCH = 1000;
 
@@ -232,8 +232,9 @@ export class BullMQExecutor extends Executor {
   /** Set while the reader is being started: the cursor is being resolved. */
   #readerStart: Promise<void> | undefined;
   #reconcile = false;
-  /** How many reconciliations ran (for tests). */
+  /** How many reconciliations ran, and how many reads reported a gap (for tests). */
   #reconciliations = 0;
+  #gaps = 0;
   /** While set, the reader waits for it before reading (for tests: a paused reader). */
   #hold: Promise<void> | undefined;
   #isShutdown = false;
@@ -383,6 +384,11 @@ export class BullMQExecutor extends Executor {
     return this.#reconciliations;
   }
 
+  /** @internal For tests: how many reads reported that events may have been lost. */
+  get _gaps(): number {
+    return this.#gaps;
+  }
+
   /** Sends this tick's calls in one batch. */
   readonly #flush = (): void => {
     const batch = this.#unsent.filter((e) => this.#pending.get(e.future.jobId) === e);
@@ -460,8 +466,8 @@ export class BullMQExecutor extends Executor {
   /** The one reader: follows the events while calls are pending; reconciles when events may be lost. */
   async #read(): Promise<void> {
     let failures = 0;
-    let silentReads = 0;
-    let silenceLimit = SILENCE_READS;
+    let heardAt = performance.now();
+    let silenceLimit = SILENCE_MS;
     try {
       while (this.#pending.size > 0 && this.#closing === undefined) {
         try {
@@ -476,13 +482,17 @@ export class BullMQExecutor extends Executor {
           this.#cursor = batch.cursor;
           let heard = false;
           for (const event of batch.events) heard = this.#onEvent(event) || heard;
-          if (batch.gap) this.#reconcile = true;
+          if (batch.gap) {
+            this.#gaps++;
+            this.#reconcile = true;
+          }
+          const now = performance.now();
           if (heard) {
-            silentReads = 0;
-            silenceLimit = SILENCE_READS;
-          } else if (++silentReads >= silenceLimit) {
-            silentReads = 0;
-            silenceLimit = Math.min(silenceLimit * 2, MAX_SILENCE_READS);
+            heardAt = now;
+            silenceLimit = SILENCE_MS;
+          } else if (now - heardAt >= silenceLimit) {
+            heardAt = now;
+            silenceLimit = Math.min(silenceLimit * 2, MAX_SILENCE_MS);
             this.#reconcile = true;
           }
         } catch {

@@ -154,7 +154,11 @@ void describe('BullMQExecutor: faults', () => {
     // Exact trimming: one entry per stream node, so MAXLEN ~ 5 keeps about 5 entries.
     await client.config('SET', 'stream-node-max-entries', '1');
     const ex = new BullMQExecutor({ connection: redis.url, queue, eventsMaxLen: 5 });
-    const internals = ex as unknown as { _holdReader(): () => void; _reconciliations: number };
+    const internals = ex as unknown as {
+      _holdReader(): () => void;
+      _reconciliations: number;
+      _gaps: number;
+    };
     try {
       assert.equal(await ex.submit(tasks.add, 1, 1), 2); // the reader is running
       const resume = internals._holdReader();
@@ -164,12 +168,15 @@ void describe('BullMQExecutor: faults', () => {
       await until(async () => (await client.zcard(`bull:${queue}:completed`)) >= 51, 'the jobs');
       assert.ok((await client.xlen(`bull:${queue}:events`)) < 50, 'the stream was trimmed');
       const before = internals._reconciliations;
+      const gapsBefore = internals._gaps;
       resume();
       assert.deepEqual(
         await Promise.all(futures),
         futures.map((_, i) => i * 2),
       );
       assert.ok(internals._reconciliations > before, 'the reader reconciled');
+      // Found as a gap, not only after a silence (which would recover the futures too).
+      assert.ok(internals._gaps > gapsBefore, 'the reader saw no gap');
       await new Promise((resolve) => setImmediate(resolve));
       assert.ok(counts().every((n) => n === 1));
     } finally {
