@@ -21,6 +21,7 @@ import type { EventBatch, JobEngine, JobEvent, JobSpec, StoredOutcome } from './
 /** A `redis://` URL, ioredis options, or an ioredis client (which is duplicated, not used itself). */
 export type RedisConnection = string | RedisOptions | Redis;
 
+/** @internal */
 export interface BullMQEngineOptions {
   readonly connection: RedisConnection;
   readonly queue: string;
@@ -54,7 +55,7 @@ redis.call('XADD', KEYS[5], '*', 'event', 'removed', 'jobId', ARGV[1], 'prev', '
 return 1
 `;
 
-/** A client of our own, on what the user gave. */
+/** @internal A client of our own, on what the user gave. */
 export function makeClient(connection: RedisConnection, name: string): Redis {
   const { Redis } = dependencies();
   // BullMQ requires this on blocking connections; on both, it makes commands wait for Redis.
@@ -71,6 +72,8 @@ export function makeClient(connection: RedisConnection, name: string): Redis {
  * is a decimal of up to 20 digits without leading zeros, so the longer one is
  * the larger, and equal lengths compare as text (a BigInt per part cost more
  * than the rest of an events read).
+ *
+ * @internal
  */
 export function compareIds(a: string, b: string): number {
   const aDash = a.indexOf('-');
@@ -109,6 +112,8 @@ type StreamEntry = [id: string, fields: string[]];
  * Redis reports only the first entry: if it is after the cursor, entries may
  * have been trimmed (or the stream is new: a false alarm, which costs a
  * reconciliation).
+ *
+ * @internal
  */
 export function lostSince(info: unknown[], cursor: string): boolean {
   const field = (name: string): unknown => {
@@ -155,6 +160,7 @@ function parseEvent(fields: string[]): JobEvent | undefined {
   }
 }
 
+/** @internal The {@link JobEngine} on BullMQ: see the top of this module. */
 export class BullMQEngine implements JobEngine {
   readonly #options: BullMQEngineOptions;
   readonly #client: Redis;
