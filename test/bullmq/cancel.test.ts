@@ -282,7 +282,9 @@ void describe('BullMQExecutor: per-call options', () => {
       assert.ok(error instanceof TimeoutError, String(error));
       assert.match((error as Error).message, /ran longer than its timeout of 1000 ms/);
       // The job was taken, but under load its local worker may not have started it by then:
-      // then the abort cancels it there. If it started, it is stopped.
+      // then the abort cancels it there. If it started, it is stopped. Either way the job
+      // ends on the worker (its timeout reaches it too): then nothing more runs.
+      await until(async () => (await client.llen(`bull:${queue}:active`)) === 0, 'the job to end');
       if (latch.startedCount() > 0) {
         await until(() => runs.lines('stopped').length === 1, 'the task to stop');
         assert.deepEqual(runs.lines('stopped'), ['aborted']);
