@@ -109,14 +109,19 @@ forEachExecutor('per-call options', (kind) => {
       try {
         const id = await ex.submit(tasks.workerId);
         const controller = new AbortController();
-        const future = ex
-          .with({ signal: controller.signal })
-          .submit(tasks.sleepUnlessAborted, 60_000);
-        await until(() => future.running());
-        // Give the call a moment to start in its worker, then abort.
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        controller.abort();
-        assert.ok(isAbortError(await rejection(future)));
+        const latch = kind.latch();
+        try {
+          const future = ex
+            .with({ signal: controller.signal })
+            .submit(tasks.startedThenSleepUnlessAborted, latch.latch, 60_000);
+          // Abort once the task runs in its worker (not while it is still on its way there).
+          await latch.started();
+          assert.equal(future.running(), true);
+          controller.abort();
+          assert.ok(isAbortError(await rejection(future)));
+        } finally {
+          latch.dispose();
+        }
         // The task stopped by itself: the same worker goes on (nothing was ended).
         assert.equal(await ex.submit(tasks.workerId), id);
         const reason = new Error('my reason');
@@ -335,7 +340,8 @@ forEachExecutor('per-call options', (kind) => {
           const others = Array.from({ length: 30 }, (_, i) =>
             ex.submit(tasks.sleepUnlessAborted, i % 5),
           );
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          // The other worker is serving them while the stuck one spins: then abort.
+          assert.equal(await others[0], 'slept');
           controller.abort();
           assert.ok(isAbortError(await rejection(stuck)));
           for (const f of others) assert.equal(await f, 'slept');
