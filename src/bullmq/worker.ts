@@ -221,9 +221,11 @@ export class TaskWorker {
     worker.on('failed', (job, error) => {
       log(`concurrent-futures worker: job ${job?.id ?? '?'} failed: ${error.message}`);
     });
-    worker.on('error', (error) => {
-      log(`concurrent-futures worker: ${error.message}`);
-    });
+    // While Redis is away, every retry of every connection fails: one line for
+    // the outage and one when it is over, not one per retry.
+    const outage = new RepeatedFailures(log);
+    worker.on('error', (error) => outage.failed(error.message));
+    client.on('ready', () => outage.over());
     const self = new TaskWorker(worker, pool, client, subscriber, log);
     try {
       // Aborts from executors (a call's signal, a deadline, shutdown with abortRunning).
@@ -296,6 +298,52 @@ export class TaskWorker {
       new Promise((resolve) => setTimeout(resolve, 1000).unref()),
     ]);
     this.#log('concurrent-futures worker: stopped now; the jobs it held run again elsewhere');
+  }
+}
+
+/** A failure repeated within this long after it was logged is counted, not logged. */
+const REPEAT_LOG_MS = 60_000;
+
+/**
+ * Logs each failure once, then its repeats at most once a minute (with their
+ * count), and one line when the connection is back: while Redis is away every
+ * retry of every connection fails, and the log should show the outage, not
+ * each retry.
+ */
+class RepeatedFailures {
+  readonly #log: (line: string) => void;
+  /** Failures logged since the connection was last ready: message → when, and repeats since. */
+  readonly #seen = new Map<string, { loggedAt: number; repeats: number }>();
+
+  constructor(log: (line: string) => void) {
+    this.#log = log;
+  }
+
+  failed(message: string): void {
+    const now = performance.now();
+    const seen = this.#seen.get(message);
+    if (seen !== undefined && now - seen.loggedAt < REPEAT_LOG_MS) {
+      seen.repeats++;
+      return;
+    }
+    const repeats = seen?.repeats ?? 0;
+    this.#log(
+      `concurrent-futures worker: ${message}` +
+        (repeats > 0 ? ` (again ${repeats} times since the last report)` : ''),
+    );
+    this.#seen.set(message, { loggedAt: now, repeats: 0 });
+  }
+
+  /** A connection is ready: says so if failures were logged since the last time. */
+  over(): void {
+    if (this.#seen.size === 0) return;
+    let repeats = 0;
+    for (const seen of this.#seen.values()) repeats += seen.repeats;
+    this.#seen.clear();
+    this.#log(
+      'concurrent-futures worker: connected to Redis again' +
+        (repeats > 0 ? ` (${repeats} more failures were not logged)` : ''),
+    );
   }
 }
 

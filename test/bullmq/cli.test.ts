@@ -141,6 +141,31 @@ void describe('the worker command: running', () => {
     }
   });
 
+  test('a Redis outage is one line per kind of failure and one when it is over; then jobs run again', async () => {
+    const own = await startRedis();
+    try {
+      const queue = queueName('cli-outage');
+      const w = track(await startWorker(own.url, { queue }));
+      await own.kill();
+      await waitForOutput(w, 'ECONNREFUSED');
+      // A moment without Redis, in which both of its connections retry several times.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await own.restart();
+      await waitForOutput(w, 'connected to Redis again');
+      const lines = w.stderr().trim().split('\n');
+      const failures = lines.filter((l) => l.includes('ECONNREFUSED'));
+      assert.equal(failures.length, 1, w.stderr());
+      assert.match(
+        lines.at(-1)!,
+        /connected to Redis again( \(\d+ more failures were not logged\))?$/,
+      );
+      await using ex = new BullMQExecutor({ connection: own.url, queue });
+      assert.equal(await ex.submit(tasks.add, 1, 2), 3);
+    } finally {
+      await own.stop();
+    }
+  });
+
   test('SIGTERM while it waits for a Redis that cannot be reached: it stops as usual, exit 0', async () => {
     const nobody = `redis://127.0.0.1:${await freePort()}`;
     const w = track(
