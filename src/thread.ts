@@ -80,6 +80,57 @@ function yieldToEventLoop(): Promise<void> {
   ));
 }
 
+/**
+ * A call made with options: its task context, and how to stop it. Its
+ * AbortSignal is made the first time the task asks for it (`taskSignal()`):
+ * most tasks never do, and an AbortSignal costs more than a small call. A call
+ * stopped before that gets a signal that is already aborted.
+ */
+class CallContext implements TaskContext {
+  readonly future: Future<unknown>;
+  /** The caller's signal, if any. */
+  readonly callerSignal: AbortSignal | undefined;
+  readonly progress: ((value: unknown) => void) | undefined;
+  #controller: AbortController | undefined;
+  #stopped: { reason: unknown } | undefined;
+
+  constructor(
+    future: Future<unknown>,
+    callerSignal: AbortSignal | undefined,
+    onProgress: ((value: unknown, future: Future<unknown>) => void) | undefined,
+  ) {
+    this.future = future;
+    this.callerSignal = callerSignal;
+    this.progress =
+      onProgress === undefined
+        ? undefined
+        : (value) => {
+            if (future.done()) return;
+            try {
+              onProgress(value, future);
+            } catch (error) {
+              future._reportCallbackError(error);
+            }
+          };
+  }
+
+  /** The task's signal (`taskSignal()`). */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Fails the call with `reason` (aborted, or past its deadline), and aborts its task signal. */
+  stop(reason: unknown): void {
+    if (!this.future._settle(true, reason)) return;
+    if (this.#controller !== undefined) this.#controller.abort(reason);
+    else this.#stopped ??= { reason };
+  }
+}
+
 interface WorkerSlot {
   readonly name: string;
   initialized: boolean;
@@ -132,12 +183,18 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
   #running = 0;
   readonly #outcomes = new Outcomes();
   #calls = 0;
-  /** How to stop each running call made with options (its future fails, its signal aborts). */
-  readonly #stoppers = new Map<Future<unknown>, (error: unknown) => void>();
-  /** The futures of calls with a signal: queued, cancelled when it aborts; running, failed and stopped. */
-  readonly #aborts = new AbortWatch<Future<unknown>>((future, reason) => {
-    if (!future._cancelAndNotify()) this.#stoppers.get(future)?.(reason);
+  /** The calls made with options, until their futures settle: how to stop each. */
+  readonly #controlled = new Map<Future<unknown>, CallContext>();
+  /** The calls with a signal: queued, cancelled when it aborts; running, failed and stopped. */
+  readonly #aborts = new AbortWatch<CallContext>((call, reason) => {
+    if (!call.future._cancelAndNotify()) call.stop(reason);
   });
+  readonly #onControlledDone = (future: Future<unknown>): void => {
+    const call = this.#controlled.get(future);
+    if (call === undefined) return;
+    this.#controlled.delete(future);
+    if (call.callerSignal !== undefined) this.#aborts.delete(call.callerSignal, call);
+  };
   /** The timed calls: submitted at, then started at. */
   readonly #stamps = new Map<Future<unknown>, number>();
 
@@ -215,41 +272,19 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
     }
     const ref = taskRefOf(fn);
     const target = ref === undefined ? fn : localCallable(fn, ref);
-    const controller = new AbortController();
-    const stop = (error: unknown): void => {
-      if (future._settle(true, error)) controller.abort(error);
-    };
-    if (signal !== undefined) this.#aborts.add(signal, future);
-    const context: TaskContext = {
-      signal: controller.signal,
-      progress:
-        onProgress === undefined
-          ? undefined
-          : (value) => {
-              if (future.done()) return;
-              try {
-                onProgress(value, future);
-              } catch (error) {
-                future._reportCallbackError(error);
-              }
-            },
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    this.#stoppers.set(future, stop);
-    future.addDoneCallback(() => {
-      if (signal !== undefined) this.#aborts.delete(signal, future);
-      this.#stoppers.delete(future);
-    });
+    const context = new CallContext(future, signal, onProgress);
+    if (signal !== undefined) this.#aborts.add(signal, context);
+    this.#controlled.set(future, context);
+    future.addDoneCallback(this.#onControlledDone);
     const call = (...callArgs: unknown[]): unknown => {
-      if (timeout !== Infinity) {
-        timer = setTimeout(() => {
-          stop(
-            new TimeoutError(
-              `the task "${fn.name || 'anonymous'}" ran longer than its timeout of ${timeout} ms`,
-            ),
-          );
-        }, timeout);
-      }
+      if (timeout === Infinity) return taskContexts().run(context, target, ...callArgs);
+      const timer = setTimeout(() => {
+        context.stop(
+          new TimeoutError(
+            `the task "${fn.name || 'anonymous'}" ran longer than its timeout of ${timeout} ms`,
+          ),
+        );
+      }, timeout);
       const done = (): void => clearTimeout(timer);
       try {
         const value = taskContexts().run(context, target, ...callArgs);
@@ -328,8 +363,8 @@ export class ThreadPoolExecutor<I extends unknown[] = unknown[]> extends Executo
           'The executor was shut down with abortRunning',
           'AbortError',
         );
-        const stop = this.#stoppers.get(future);
-        if (stop !== undefined) stop(error);
+        const call = this.#controlled.get(future);
+        if (call !== undefined) call.stop(error);
         else future._settle(true, error);
       }
     }

@@ -11,7 +11,9 @@ import {
   ProcessPoolExecutor,
   RuntimeError,
   taskModule,
+  taskSignal,
   ThreadPoolExecutor,
+  TimeoutError,
   wait,
   type ParallelExecutorOptions,
   type ThreadPoolExecutorOptions,
@@ -614,6 +616,41 @@ void describe('ThreadPoolExecutor: process lifetime', { timeout: 60_000 }, () =>
 });
 
 void describe('ThreadPoolExecutor: module tasks and options', { timeout: 20_000 }, () => {
+  void it('a call stopped before it asks for its signal then finds it aborted, with the reason', async () => {
+    await using ex = new ThreadPoolExecutor({ maxWorkers: 2 });
+    // The task's signal is made only when asked for: a stop that came first must not be lost.
+    const seenAfter = (release: Promise<void>) => {
+      const started = gate();
+      const seen = gate<{ aborted: boolean; reason: unknown }>();
+      const task = async (): Promise<void> => {
+        started.open();
+        await release;
+        const signal = taskSignal();
+        seen.open({ aborted: signal.aborted, reason: signal.reason });
+      };
+      return { started: started.promise, seen: seen.promise, task };
+    };
+
+    const release = gate();
+    const aborted = seenAfter(release.promise);
+    const controller = new AbortController();
+    const future = ex.with({ signal: controller.signal }).submit(aborted.task);
+    await aborted.started;
+    const reason = new Error('stop it');
+    controller.abort(reason);
+    assert.equal(await rejection(future), reason);
+    release.open();
+    assert.deepEqual(await aborted.seen, { aborted: true, reason });
+
+    const late = gate();
+    const timedOut = seenAfter(late.promise);
+    const deadline = ex.with({ timeout: 10 }).submit(timedOut.task);
+    const error = await rejection(deadline);
+    assert.ok(error instanceof TimeoutError);
+    late.open();
+    assert.deepEqual(await timedOut.seen, { aborted: true, reason: error });
+  });
+
   void it('runs a taskModule reference in this process, typed as the export', async () => {
     const tasks = taskModule<typeof import('./pool/fixtures/tasks.js')>(
       new URL('./pool/fixtures/tasks.js', import.meta.url),
