@@ -303,14 +303,18 @@ export class TaskWorker {
 
 /** A failure repeated within this long after it was logged is counted, not logged. */
 const REPEAT_LOG_MS = 60_000;
+/** How many kinds of failure are remembered at once. */
+const MAX_FAILURE_KINDS = 100;
 
 /**
  * Logs each failure once, then its repeats at most once a minute (with their
  * count), and one line when the connection is back: while Redis is away every
  * retry of every connection fails, and the log should show the outage, not
  * each retry.
+ *
+ * @internal
  */
-class RepeatedFailures {
+export class RepeatedFailures {
   readonly #log: (line: string) => void;
   /** Failures logged since the connection was last ready: message → when, and repeats since. */
   readonly #seen = new Map<string, { loggedAt: number; repeats: number }>();
@@ -331,6 +335,11 @@ class RepeatedFailures {
       `concurrent-futures worker: ${message}` +
         (repeats > 0 ? ` (again ${repeats} times since the last report)` : ''),
     );
+    // Messages may name jobs: keep the most recent ones only, so that a long-lived worker's
+    // memory stays bounded (a forgotten message is merely logged again).
+    if (seen === undefined && this.#seen.size >= MAX_FAILURE_KINDS) {
+      this.#seen.delete(this.#seen.keys().next().value!);
+    }
     this.#seen.set(message, { loggedAt: now, repeats: 0 });
   }
 
